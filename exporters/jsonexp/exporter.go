@@ -1,0 +1,86 @@
+package jsonexp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// Option configures New.
+type Option interface{ apply(*[]sdkmetric.ManualReaderOption) }
+
+type optionFunc func(*[]sdkmetric.ManualReaderOption)
+
+func (f optionFunc) apply(o *[]sdkmetric.ManualReaderOption) { f(o) }
+
+// WithProducer adds an external metric source (e.g. the client_golang bridge)
+// to every snapshot.
+func WithProducer(p sdkmetric.Producer) Option {
+	return optionFunc(func(o *[]sdkmetric.ManualReaderOption) { *o = append(*o, sdkmetric.WithProducer(p)) })
+}
+
+// Exporter is a pull exporter that renders a JSON snapshot on demand.
+type Exporter struct {
+	reader *sdkmetric.ManualReader
+	bufs   sync.Pool
+}
+
+// New returns an exporter; register Reader with the MeterProvider.
+func New(opts ...Option) *Exporter {
+	var ro []sdkmetric.ManualReaderOption
+	for _, o := range opts {
+		o.apply(&ro)
+	}
+	return &Exporter{reader: sdkmetric.NewManualReader(ro...)}
+}
+
+// Reader is the reader to register with the MeterProvider.
+func (e *Exporter) Reader() sdkmetric.Reader { return e.reader }
+
+// Snapshot collects the current values of every instrument. It runs
+// collect-time callbacks, like a scrape does.
+func (e *Exporter) Snapshot(ctx context.Context) (*metricdata.ResourceMetrics, error) {
+	var rm metricdata.ResourceMetrics
+	if err := e.reader.Collect(ctx, &rm); err != nil {
+		return nil, fmt.Errorf("collect json snapshot: %w", err)
+	}
+	return &rm, nil
+}
+
+// Handler serves the snapshot as application/json. A collection error is a
+// 500 with the error text; after shutdown it is 503.
+func (e *Exporter) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rm, err := e.Snapshot(r.Context())
+		if err != nil {
+			code := http.StatusInternalServerError
+			if errorsIsShutdown(err) {
+				code = http.StatusServiceUnavailable
+			}
+			http.Error(w, err.Error(), code)
+			return
+		}
+		bp, _ := e.bufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, 0, 64<<10)
+			bp = &b
+		}
+		buf := AppendJSON((*bp)[:0], rm)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(buf)
+		*bp = buf
+		e.bufs.Put(bp)
+	})
+}
+
+// Routes mounts Handler at /metrics.json.
+func (e *Exporter) Routes() map[string]http.Handler {
+	return map[string]http.Handler{"/metrics.json": e.Handler()}
+}
+
+func errorsIsShutdown(err error) bool { return errors.Is(err, sdkmetric.ErrReaderShutdown) }

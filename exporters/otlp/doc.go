@@ -1,0 +1,15 @@
+// Package otlp builds OTLP metric exporters (gRPC by default, or
+// http/protobuf) from a small, validated set of options: endpoint, headers,
+// timeout, TLS or plaintext, and gzip.
+//
+// The entry point is New, which returns an sdkmetric.Exporter; the telemetry
+// package wraps it in a periodic reader and counts failed exports. New never
+// dials, so a collector that is down cannot fail start-up, and exports use
+// cumulative temporality, so a failed export loses nothing.
+//
+// ParseEndpoint is exported so configuration front-ends can validate an
+// endpoint before anything is built and name the flag that carried it.
+//
+// The exporter's Shutdown flushes within the given context's deadline;
+// Export after Shutdown returns an error.
+package otlp

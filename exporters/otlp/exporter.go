@@ -1,0 +1,236 @@
+package otlp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"google.golang.org/grpc/credentials"
+)
+
+// Protocol is an OTLP transport.
+type Protocol string
+
+// The protocols OTLP defines for metrics that this package supports.
+const (
+	GRPC         Protocol = "grpc"
+	HTTPProtobuf Protocol = "http/protobuf"
+)
+
+// Compression is the payload compression for exports.
+type Compression string
+
+// Supported compressions.
+const (
+	Gzip          Compression = "gzip"
+	NoCompression Compression = "none"
+)
+
+// Default endpoints per protocol, as the OTel specification defines them.
+const (
+	DefaultGRPCEndpoint = "http://localhost:4317"
+	DefaultHTTPEndpoint = "http://localhost:4318"
+	defaultTimeout      = 10 * time.Second
+	metricsPath         = "/v1/metrics"
+)
+
+// Endpoint is a parsed OTLP endpoint.
+type Endpoint struct {
+	// Host is host:port.
+	Host string
+	// Path is the URL path for http/protobuf; empty for a bare host:port.
+	Path string
+	// Scheme is "http", "https" or "" for a bare host:port.
+	Scheme string
+}
+
+// ParseEndpoint accepts "host:port" or an http(s) URL and says precisely what
+// is wrong otherwise.
+func ParseEndpoint(s string) (Endpoint, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Endpoint{}, errors.New("endpoint is empty")
+	}
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return Endpoint{}, fmt.Errorf("not a URL: %v", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return Endpoint{}, fmt.Errorf("scheme %q is not http or https", u.Scheme)
+		}
+		if u.Host == "" {
+			return Endpoint{}, errors.New("URL has no host")
+		}
+		host := u.Host
+		if u.Port() == "" {
+			port := "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+			host = net.JoinHostPort(u.Hostname(), port)
+		}
+		return Endpoint{Host: host, Path: u.Path, Scheme: u.Scheme}, nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return Endpoint{}, errors.New("missing port, or not host:port")
+	}
+	if host == "" {
+		return Endpoint{}, errors.New("missing host")
+	}
+	if err := checkPort(port); err != nil {
+		return Endpoint{}, err
+	}
+	return Endpoint{Host: s}, nil
+}
+
+func checkPort(p string) error {
+	n := 0
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("port %q is not a number", p)
+		}
+		n = n*10 + int(c-'0')
+		if n > 65535 {
+			return fmt.Errorf("port %q is out of range", p)
+		}
+	}
+	if p == "" || n == 0 {
+		return fmt.Errorf("port %q is out of range", p)
+	}
+	return nil
+}
+
+type config struct {
+	protocol    Protocol
+	endpoint    string
+	appendPath  bool
+	headers     map[string]string
+	timeout     time.Duration
+	insecure    bool
+	compression Compression
+	tls         *tls.Config
+}
+
+// Option configures New.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithProtocol selects the transport. Default GRPC.
+func WithProtocol(p Protocol) Option { return optionFunc(func(c *config) { c.protocol = p }) }
+
+// WithEndpoint sets "host:port" or an http(s) URL. A URL's scheme decides
+// TLS (http means plaintext). For http/protobuf a URL path is used as is; an
+// empty path means /v1/metrics. Default: localhost:4317 (grpc) or
+// localhost:4318 (http/protobuf).
+func WithEndpoint(e string) Option { return optionFunc(func(c *config) { c.endpoint = e }) }
+
+// WithSignalPathAppended makes a URL endpoint behave like the generic
+// OTEL_EXPORTER_OTLP_ENDPOINT: /v1/metrics is appended to its path for
+// http/protobuf.
+func WithSignalPathAppended() Option { return optionFunc(func(c *config) { c.appendPath = true }) }
+
+// WithHeaders adds headers (gRPC metadata) to every export.
+func WithHeaders(h map[string]string) Option { return optionFunc(func(c *config) { c.headers = h }) }
+
+// WithTimeout bounds each export, retries included. Default 10s.
+func WithTimeout(d time.Duration) Option { return optionFunc(func(c *config) { c.timeout = d }) }
+
+// WithInsecure disables TLS for a bare host:port endpoint. A URL's scheme
+// takes precedence.
+func WithInsecure(b bool) Option { return optionFunc(func(c *config) { c.insecure = b }) }
+
+// WithCompression sets payload compression. Default none.
+func WithCompression(comp Compression) Option {
+	return optionFunc(func(c *config) { c.compression = comp })
+}
+
+// WithTLSConfig sets the client TLS configuration (CA, client certificates).
+func WithTLSConfig(t *tls.Config) Option { return optionFunc(func(c *config) { c.tls = t }) }
+
+// New returns an OTLP metric exporter for the chosen protocol. It does not
+// connect: a collector that is down makes exports fail, never New.
+//
+// The returned exporter uses cumulative temporality, so an export that fails
+// loses nothing: the next successful one carries the totals.
+func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
+	c := config{protocol: GRPC, timeout: defaultTimeout, compression: NoCompression}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.endpoint == "" {
+		c.endpoint = DefaultGRPCEndpoint
+		if c.protocol == HTTPProtobuf {
+			c.endpoint = DefaultHTTPEndpoint
+		}
+	}
+	ep, err := ParseEndpoint(c.endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("otlp endpoint %q: %w", c.endpoint, err)
+	}
+	if c.timeout <= 0 {
+		return nil, fmt.Errorf("otlp timeout %v: must be greater than zero", c.timeout)
+	}
+	insecure := c.insecure
+	if ep.Scheme != "" {
+		insecure = ep.Scheme == "http"
+	}
+	switch c.protocol {
+	case GRPC:
+		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(ep.Host), otlpmetricgrpc.WithTimeout(c.timeout)}
+		if insecure {
+			o = append(o, otlpmetricgrpc.WithInsecure())
+		} else if c.tls != nil {
+			o = append(o, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(c.tls)))
+		}
+		if len(c.headers) > 0 {
+			o = append(o, otlpmetricgrpc.WithHeaders(c.headers))
+		}
+		if c.compression == Gzip {
+			o = append(o, otlpmetricgrpc.WithCompressor("gzip"))
+		}
+		exp, err := otlpmetricgrpc.New(ctx, o...)
+		if err != nil {
+			return nil, fmt.Errorf("create otlp grpc exporter: %w", err)
+		}
+		return exp, nil
+	case HTTPProtobuf:
+		path := ep.Path
+		switch {
+		case path == "" || path == "/":
+			path = metricsPath
+		case c.appendPath:
+			path = strings.TrimSuffix(path, "/") + metricsPath
+		}
+		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(ep.Host), otlpmetrichttp.WithURLPath(path), otlpmetrichttp.WithTimeout(c.timeout)}
+		if insecure {
+			o = append(o, otlpmetrichttp.WithInsecure())
+		} else if c.tls != nil {
+			o = append(o, otlpmetrichttp.WithTLSClientConfig(c.tls))
+		}
+		if len(c.headers) > 0 {
+			o = append(o, otlpmetrichttp.WithHeaders(c.headers))
+		}
+		if c.compression == Gzip {
+			o = append(o, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
+		}
+		exp, err := otlpmetrichttp.New(ctx, o...)
+		if err != nil {
+			return nil, fmt.Errorf("create otlp http exporter: %w", err)
+		}
+		return exp, nil
+	}
+	return nil, fmt.Errorf("otlp protocol %q: accepted grpc, http/protobuf", c.protocol)
+}

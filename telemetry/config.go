@@ -1,0 +1,341 @@
+package telemetry
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/optel-dev/optel/exporters/otlp"
+)
+
+// Built-in exporter names accepted by --telemetry-exporters and
+// OTEL_METRICS_EXPORTER.
+const (
+	ExporterPrometheus = "prometheus"
+	ExporterOTLP       = "otlp"
+	ExporterJSON       = "json"
+	ExporterConsole    = "console"
+	// ExporterNone selects no exporter; it cannot be combined with others.
+	ExporterNone = "none"
+)
+
+// Defaults. Every one is documented in docs/configuration.md, which a test
+// checks against this code.
+const (
+	DefaultExporters        = "prometheus,json"
+	DefaultOTLPProtocol     = otlp.GRPC
+	DefaultOTLPTimeout      = 10 * time.Second
+	DefaultExportInterval   = 60 * time.Second
+	DefaultCardinalityLimit = 2000
+)
+
+// Environment variables read by New. Options and flags win over them.
+const (
+	EnvMetricsExporter     = "OTEL_METRICS_EXPORTER"
+	EnvOTLPEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	EnvOTLPProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvOTLPMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	EnvOTLPHeaders         = "OTEL_EXPORTER_OTLP_HEADERS"
+	EnvOTLPMetricsHeaders  = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
+	EnvOTLPTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	EnvOTLPMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	EnvOTLPInsecure        = "OTEL_EXPORTER_OTLP_INSECURE"
+	EnvOTLPMetricsInsecure = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
+	EnvOTLPCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	EnvMetricExportInteval = "OTEL_METRIC_EXPORT_INTERVAL"
+	EnvServiceName         = "OTEL_SERVICE_NAME"
+	EnvResourceAttributes  = "OTEL_RESOURCE_ATTRIBUTES"
+	EnvPodName             = "POD_NAME"
+	EnvPodNamespace        = "POD_NAMESPACE"
+)
+
+// setting is one configurable value and where it came from; src is empty
+// until an option, the environment or the default sets it.
+type setting[T any] struct {
+	val T
+	src string
+}
+
+func (s *setting[T]) set(v T, src string) { s.val, s.src = v, src }
+func (s *setting[T]) isSet() bool       { return s.src != "" }
+
+// config is the resolved configuration. Build it with newConfig.
+type config struct {
+	lookupEnv func(string) (string, bool)
+	registry  *ExporterRegistry
+
+	exporters        setting[[]string]
+	exportersRaw     string // the unparsed option value, validated once the registry is known
+	protocol         setting[otlp.Protocol]
+	endpoint         setting[string]
+	endpointIsSignal bool // endpoint came from a signal-specific variable (no path appended)
+	headers          setting[map[string]string]
+	timeout          setting[time.Duration]
+	insecure         setting[bool]
+	compression      setting[otlp.Compression]
+	interval         setting[time.Duration]
+	cardinality      setting[int]
+
+	serviceName    string
+	serviceVersion string
+	resourceAttrs  []attribute.KeyValue
+
+	views        []sdkmetric.View
+	gatherer     prom.Gatherer
+	errorHandler ErrorHandler
+	console      io.Writer
+	logger       *slog.Logger
+}
+
+// Option configures New. Options win over the environment.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithExporters selects exporters by name, as a comma list ("prometheus,otlp").
+// Unknown names make New fail with a ConfigError. Default "prometheus,json".
+func WithExporters(list string) Option {
+	return optionFunc(func(c *config) { c.exportersRaw = list; c.exporters.src = "WithExporters" })
+}
+
+// WithOTLPProtocol selects grpc (default) or http/protobuf.
+func WithOTLPProtocol(p otlp.Protocol) Option {
+	return optionFunc(func(c *config) { c.protocol.set(p, "WithOTLPProtocol") })
+}
+
+// WithOTLPEndpoint sets host:port or an http(s) URL. Default localhost:4317
+// for grpc, localhost:4318 for http/protobuf.
+func WithOTLPEndpoint(e string) Option {
+	return optionFunc(func(c *config) { c.endpoint.set(e, "WithOTLPEndpoint") })
+}
+
+// WithOTLPHeaders adds headers to every OTLP export.
+func WithOTLPHeaders(h map[string]string) Option {
+	return optionFunc(func(c *config) { c.headers.set(h, "WithOTLPHeaders") })
+}
+
+// WithOTLPTimeout bounds each OTLP export. Default 10s.
+func WithOTLPTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.timeout.set(d, "WithOTLPTimeout") })
+}
+
+// WithOTLPInsecure sends OTLP over plaintext to a bare host:port endpoint.
+func WithOTLPInsecure(b bool) Option {
+	return optionFunc(func(c *config) { c.insecure.set(b, "WithOTLPInsecure") })
+}
+
+// WithOTLPCompression selects gzip or none (default).
+func WithOTLPCompression(comp otlp.Compression) Option {
+	return optionFunc(func(c *config) { c.compression.set(comp, "WithOTLPCompression") })
+}
+
+// WithExportInterval sets how often push exporters (otlp, console) export.
+// Default 60s.
+func WithExportInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.interval.set(d, "WithExportInterval") })
+}
+
+// WithCardinalityLimit caps the attribute sets kept per instrument per
+// collection; measurements beyond it are folded into one series carrying
+// otel.metric.overflow=true. 0 means no limit. Default 2000.
+func WithCardinalityLimit(n int) Option {
+	return optionFunc(func(c *config) { c.cardinality.set(n, "WithCardinalityLimit") })
+}
+
+// WithServiceName sets service.name. Unlike other options, it is a default:
+// OTEL_SERVICE_NAME and a service.name in OTEL_RESOURCE_ATTRIBUTES override
+// it, because naming a deployment is the deployer's call. Default: the
+// program's base name.
+func WithServiceName(name string) Option {
+	return optionFunc(func(c *config) { c.serviceName = name })
+}
+
+// WithServiceVersion sets service.version.
+func WithServiceVersion(v string) Option {
+	return optionFunc(func(c *config) { c.serviceVersion = v })
+}
+
+// WithResourceAttributes adds attributes to the resource; they win over
+// OTEL_RESOURCE_ATTRIBUTES.
+func WithResourceAttributes(kv ...attribute.KeyValue) Option {
+	return optionFunc(func(c *config) { c.resourceAttrs = append(c.resourceAttrs, kv...) })
+}
+
+// WithView adds SDK views: rename instruments, drop attributes, change
+// aggregation or histogram boundaries, or set a per-instrument cardinality
+// limit.
+func WithView(v ...sdkmetric.View) Option {
+	return optionFunc(func(c *config) { c.views = append(c.views, v...) })
+}
+
+// WithGatherer makes metrics of an existing client_golang registry appear in
+// every exporter: served directly on the Prometheus endpoint (no conversion,
+// no double exposition) and bridged to OTLP, JSON and console.
+func WithGatherer(g prom.Gatherer) Option {
+	return optionFunc(func(c *config) { c.gatherer = g })
+}
+
+// WithErrorHandler receives asynchronous errors (failed exports, failing
+// collect callbacks). Default: a rate-limited slog logger.
+func WithErrorHandler(h ErrorHandler) Option {
+	return optionFunc(func(c *config) { c.errorHandler = h })
+}
+
+// WithLogger sets the logger of the default error handler. Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithConsoleWriter sets where the console exporter writes. Default os.Stdout.
+func WithConsoleWriter(w io.Writer) Option {
+	return optionFunc(func(c *config) { c.console = w })
+}
+
+// WithEnvironment replaces os.LookupEnv, for tests and for embedding.
+func WithEnvironment(lookup func(string) (string, bool)) Option {
+	return optionFunc(func(c *config) { c.lookupEnv = lookup })
+}
+
+// WithExporterRegistry replaces DefaultExporterRegistry.
+func WithExporterRegistry(r *ExporterRegistry) Option {
+	return optionFunc(func(c *config) { c.registry = r })
+}
+
+// newConfig applies options, then fills what they left unset from the
+// environment, then from defaults. The result is fully validated.
+func newConfig(opts []Option) (*config, error) {
+	c := &config{lookupEnv: os.LookupEnv, registry: DefaultExporterRegistry}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.errorHandler == nil {
+		c.errorHandler = newRateLimitedLogger(c.logger, 30*time.Second)
+	}
+	if c.console == nil {
+		c.console = os.Stdout
+	}
+	if c.serviceName == "" {
+		c.serviceName = filepath.Base(os.Args[0])
+	}
+
+	// Exporters: option, then env, then default.
+	raw, src := c.exportersRaw, c.exporters.src
+	if !c.exporters.isSet() {
+		if v, ok := c.env(EnvMetricsExporter); ok {
+			raw, src = v, EnvMetricsExporter
+		} else {
+			raw, src = DefaultExporters, "default"
+		}
+	}
+	list, err := parseExporters(src, raw, c.registry)
+	if err != nil {
+		return nil, err
+	}
+	c.exporters.set(list, src)
+
+	if err := c.resolveOTLP(); err != nil {
+		return nil, err
+	}
+	if err := fromEnv(c, &c.interval, parseMillis, EnvMetricExportInteval); err != nil {
+		return nil, err
+	}
+	if !c.interval.isSet() {
+		c.interval.set(DefaultExportInterval, "default")
+	}
+	if c.interval.val <= 0 {
+		return nil, &ConfigError{Source: c.interval.src, Value: c.interval.val.String(), Reason: "must be greater than zero", Accepted: "a positive duration"}
+	}
+	if !c.cardinality.isSet() {
+		c.cardinality.set(DefaultCardinalityLimit, "default")
+	}
+	if c.cardinality.val < 0 {
+		return nil, &ConfigError{Source: c.cardinality.src, Value: strconv.Itoa(c.cardinality.val), Reason: "must not be negative", Accepted: "0 (no limit) or a positive integer"}
+	}
+	return c, nil
+}
+
+func (c *config) resolveOTLP() error {
+	if err := fromEnv(c, &c.protocol, parseProtocol, EnvOTLPMetricsProtocol, EnvOTLPProtocol); err != nil {
+		return err
+	}
+	if !c.protocol.isSet() {
+		c.protocol.set(DefaultOTLPProtocol, "default")
+	}
+	if _, err := parseProtocol(c.protocol.src, string(c.protocol.val)); err != nil {
+		return err
+	}
+	if err := fromEnv(c, &c.endpoint, parseEndpoint, EnvOTLPMetricsEndpoint, EnvOTLPEndpoint); err != nil {
+		return err
+	}
+	c.endpointIsSignal = c.endpoint.src != EnvOTLPEndpoint
+	if c.endpoint.isSet() {
+		if _, err := parseEndpoint(c.endpoint.src, c.endpoint.val); err != nil {
+			return err
+		}
+	}
+	if err := fromEnv(c, &c.headers, parseKeyValues, EnvOTLPMetricsHeaders, EnvOTLPHeaders); err != nil {
+		return err
+	}
+	if err := fromEnv(c, &c.timeout, parseMillis, EnvOTLPMetricsTimeout, EnvOTLPTimeout); err != nil {
+		return err
+	}
+	if !c.timeout.isSet() {
+		c.timeout.set(DefaultOTLPTimeout, "default")
+	}
+	if c.timeout.val <= 0 {
+		return &ConfigError{Source: c.timeout.src, Value: c.timeout.val.String(), Reason: "must be greater than zero", Accepted: "a positive duration"}
+	}
+	if err := fromEnv(c, &c.insecure, parseBool, EnvOTLPMetricsInsecure, EnvOTLPInsecure); err != nil {
+		return err
+	}
+	if err := fromEnv(c, &c.compression, parseCompression, EnvOTLPCompression); err != nil {
+		return err
+	}
+	if !c.compression.isSet() {
+		c.compression.set(otlp.NoCompression, "default")
+	}
+	return nil
+}
+
+// fromEnv fills s from the first environment variable present in names,
+// unless an option already set it.
+func fromEnv[T any](c *config, s *setting[T], parse func(src, v string) (T, error), names ...string) error {
+	if s.isSet() {
+		return nil
+	}
+	for _, n := range names {
+		if raw, ok := c.env(n); ok {
+			v, err := parse(n, raw)
+			if err != nil {
+				return err
+			}
+			s.set(v, n)
+			return nil
+		}
+	}
+	return nil
+}
+
+// env returns a variable only when it is set and not blank: the OTel
+// specification treats an empty value as unset.
+func (c *config) env(name string) (string, bool) {
+	v, ok := c.lookupEnv(name)
+	if !ok || len(strings.TrimSpace(v)) == 0 {
+		return "", false
+	}
+	return v, true
+}

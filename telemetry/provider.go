@@ -1,0 +1,262 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	prombridge "go.opentelemetry.io/contrib/bridges/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/optel-dev/optel/internal/observ"
+)
+
+// Provider owns one SDK MeterProvider with one reader per configured
+// exporter. Everything recorded through it is rendered by all of them.
+//
+// A Provider is safe for concurrent use. After Shutdown, instruments keep
+// accepting measurements (they are dropped, as the SDK does) and
+// Collect-style calls return ErrShutdown.
+type Provider struct {
+	mp        *sdkmetric.MeterProvider
+	wrapped   meterProvider
+	exporters map[string]Exporter
+	names     []string
+	routes    map[string]http.Handler
+	res       *resource.Resource
+	handler   ErrorHandler
+
+	failures         map[string]*atomic.Int64
+	failureAttrs     map[string]metric.ObserveOption
+	callbackFailures atomic.Int64
+
+	hooksMu sync.RWMutex
+	hooks   []*hook
+	nextID  int
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+	down         atomic.Bool
+}
+
+// New builds the provider: it resolves configuration (options, then the OTel
+// environment, then defaults), creates each selected exporter, and registers
+// optel's own telemetry instruments. A configuration error wraps
+// ErrInvalidConfig and names the flag, variable or option at fault.
+//
+// New starts no listener: mount Routes on a server (see package server).
+// Push exporters start their export loop immediately; they never dial
+// synchronously, so an unreachable collector does not fail New.
+func New(ctx context.Context, opts ...Option) (*Provider, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := buildResource(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{
+		res:          res,
+		handler:      c.errorHandler,
+		exporters:    map[string]Exporter{},
+		routes:       map[string]http.Handler{},
+		failures:     map[string]*atomic.Int64{},
+		failureAttrs: map[string]metric.ObserveOption{},
+	}
+
+	var producers []sdkmetric.Producer
+	if c.gatherer != nil {
+		producers = append(producers, prombridge.NewMetricProducer(prombridge.WithGatherer(c.gatherer)))
+	}
+
+	mpOpts := []sdkmetric.Option{
+		sdkmetric.WithResource(res),
+		sdkmetric.WithCardinalityLimit(c.cardinality.val),
+	}
+	if len(c.views) > 0 {
+		mpOpts = append(mpOpts, sdkmetric.WithView(c.views...))
+	}
+	var readers []sdkmetric.Reader
+	for _, name := range c.exporters.val {
+		f, _ := c.registry.get(name) // parseExporters checked it exists
+		counter := new(atomic.Int64)
+		p.failures[name] = counter
+		p.failureAttrs[name] = metric.WithAttributeSet(attribute.NewSet(observ.AttrExporter.String(name)))
+		s := ExporterSettings{
+			Name: name,
+			OTLP: OTLPSettings{
+				Protocol:         c.protocol.val,
+				Endpoint:         c.endpoint.val,
+				AppendSignalPath: !c.endpointIsSignal,
+				Headers:          c.headers.val,
+				Timeout:          c.timeout.val,
+				Insecure:         c.insecure.val,
+				Compression:      c.compression.val,
+			},
+			ExportInterval: c.interval.val,
+			Producers:      producers,
+			Gatherer:       c.gatherer,
+			Console:        c.console,
+			ReportError:    p.reportFunc(name, counter),
+		}
+		exp, err := f.NewExporter(ctx, s)
+		if err != nil {
+			shutdownReaders(ctx, readers)
+			return nil, fmt.Errorf("create %s exporter (from %s): %w", name, c.exporters.src, err)
+		}
+		if rp, ok := exp.(RouteProvider); ok {
+			for path, h := range rp.Routes() {
+				if _, dup := p.routes[path]; dup {
+					shutdownReaders(ctx, append(readers, exp.Reader()))
+					return nil, fmt.Errorf("exporter %s: route %s is already served by another exporter", name, path)
+				}
+				p.routes[path] = h
+			}
+		}
+		p.exporters[name] = exp
+		p.names = append(p.names, name)
+		readers = append(readers, exp.Reader())
+		mpOpts = append(mpOpts, sdkmetric.WithReader(exp.Reader()))
+	}
+	p.mp = sdkmetric.NewMeterProvider(mpOpts...)
+	p.wrapped = meterProvider{sdk: p.mp}
+
+	if err := p.registerSelfMetrics(); err != nil {
+		_ = p.mp.Shutdown(ctx)
+		return nil, fmt.Errorf("register optel self-metrics: %w", err)
+	}
+	return p, nil
+}
+
+func shutdownReaders(ctx context.Context, rs []sdkmetric.Reader) {
+	for _, r := range rs {
+		_ = r.Shutdown(ctx)
+	}
+}
+
+func (p *Provider) reportFunc(name string, counter *atomic.Int64) func(error) {
+	return func(err error) {
+		counter.Add(1)
+		p.handler.Handle(fmt.Errorf("%s exporter: %w", name, err))
+	}
+}
+
+// registerSelfMetrics installs one callback that runs the user's collect
+// hooks and then observes optel's own counters. It runs once per reader per
+// collection, whichever exporter triggers it.
+func (p *Provider) registerSelfMetrics() error {
+	inst, err := observ.NewTelemetry(p.mp.Meter(observ.ScopeName))
+	if err != nil {
+		return err
+	}
+	_, err = p.mp.Meter(observ.ScopeName).RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		p.runHooks(ctx)
+		for name, c := range p.failures {
+			o.ObserveInt64(inst.ExportFailures, c.Load(), p.failureAttrs[name])
+		}
+		o.ObserveInt64(inst.CallbackFailures, p.callbackFailures.Load())
+		return nil
+	}, inst.ExportFailures, inst.CallbackFailures)
+	return err
+}
+
+// Meter returns a meter for the named instrumentation scope. Histograms with
+// unit "s" that have no explicit bucket advice get observ.DurationBuckets
+// (seconds), because the SDK's defaults suit milliseconds.
+func (p *Provider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return p.wrapped.Meter(name, opts...)
+}
+
+// MeterProvider returns the provider to inject into libraries. It applies the
+// same seconds-bucket default as Meter.
+func (p *Provider) MeterProvider() metric.MeterProvider { return p.wrapped }
+
+// SDK returns the underlying SDK provider, for code that needs SDK-only
+// features. Prefer MeterProvider.
+func (p *Provider) SDK() *sdkmetric.MeterProvider { return p.mp }
+
+// Resource returns the resource attached to every exported metric.
+func (p *Provider) Resource() *resource.Resource { return p.res }
+
+// Exporters returns the names of the active exporters, in configured order.
+func (p *Provider) Exporters() []string { return slices.Clone(p.names) }
+
+// Exporter returns the active exporter with that name.
+func (p *Provider) Exporter(name string) (Exporter, bool) {
+	e, ok := p.exporters[name]
+	return e, ok
+}
+
+// Routes returns the HTTP handlers the pull exporters serve, keyed by path
+// ("/metrics", "/metrics.json").
+func (p *Provider) Routes() map[string]http.Handler { return maps.Clone(p.routes) }
+
+// ExportFailures returns the number of failed exports per exporter so far.
+func (p *Provider) ExportFailures() map[string]int64 {
+	out := make(map[string]int64, len(p.failures))
+	for n, c := range p.failures {
+		out[n] = c.Load()
+	}
+	return out
+}
+
+// ForceFlush makes push exporters export now.
+func (p *Provider) ForceFlush(ctx context.Context) error {
+	if p.down.Load() {
+		return ErrShutdown
+	}
+	return p.mp.ForceFlush(ctx)
+}
+
+// Shutdown flushes push exporters and shuts every reader down, within ctx's
+// deadline. It is idempotent: later calls return the first call's result.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	p.shutdownOnce.Do(func() {
+		p.down.Store(true)
+		err := p.mp.Shutdown(ctx)
+		if err != nil && !errors.Is(err, sdkmetric.ErrReaderShutdown) {
+			p.shutdownErr = fmt.Errorf("shut down telemetry: %w", err)
+		}
+	})
+	return p.shutdownErr
+}
+
+// meterProvider wraps the SDK provider so histograms in seconds get sensible
+// default buckets. Instruments are the SDK's own: the record path is not
+// wrapped.
+type meterProvider struct {
+	embedded.MeterProvider
+	sdk *sdkmetric.MeterProvider
+}
+
+func (m meterProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return meter{Meter: m.sdk.Meter(name, opts...)}
+}
+
+type meter struct{ metric.Meter }
+
+func (m meter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	cfg := metric.NewFloat64HistogramConfig(opts...)
+	if cfg.Unit() == "s" && len(cfg.ExplicitBucketBoundaries()) == 0 {
+		opts = append(opts, metric.WithExplicitBucketBoundaries(observ.DurationBuckets...))
+	}
+	return m.Meter.Float64Histogram(name, opts...)
+}
+
+func (m meter) Int64Histogram(name string, opts ...metric.Int64HistogramOption) (metric.Int64Histogram, error) {
+	cfg := metric.NewInt64HistogramConfig(opts...)
+	if cfg.Unit() == "s" && len(cfg.ExplicitBucketBoundaries()) == 0 {
+		opts = append(opts, metric.WithExplicitBucketBoundaries(observ.DurationBuckets...))
+	}
+	return m.Meter.Int64Histogram(name, opts...)
+}
