@@ -66,7 +66,7 @@ type setting[T any] struct {
 }
 
 func (s *setting[T]) set(v T, src string) { s.val, s.src = v, src }
-func (s *setting[T]) isSet() bool       { return s.src != "" }
+func (s *setting[T]) isSet() bool         { return s.src != "" }
 
 // config is the resolved configuration. Build it with newConfig.
 type config struct {

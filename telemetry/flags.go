@@ -121,7 +121,7 @@ func (v *flagValue[T]) bind(fs *pflag.FlagSet, name, def, typ string, parse func
 	fs.Var(v, name, usage)
 }
 
-func (v *flagValue[T]) src() string   { return "--" + v.name }
+func (v *flagValue[T]) src() string    { return "--" + v.name }
 func (v *flagValue[T]) String() string { return v.raw }
 func (v *flagValue[T]) Type() string   { return v.typ }
 

@@ -12,7 +12,9 @@ import (
 )
 
 // Option configures New.
-type Option interface{ apply(*[]sdkmetric.ManualReaderOption) }
+type Option interface {
+	apply(*[]sdkmetric.ManualReaderOption)
+}
 
 type optionFunc func(*[]sdkmetric.ManualReaderOption)
 
