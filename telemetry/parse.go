@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 // returns a *ConfigError naming src.
 
 func parseExporters(src, s string, reg *ExporterRegistry) ([]string, error) {
-	accepted := strings.Join(append(reg.Names(), ExporterNone), ", ")
+	names := append(reg.Names(), ExporterNone)
+	slices.Sort(names)
+	accepted := strings.Join(names, ", ")
 	var out []string
 	seen := map[string]bool{}
 	for _, part := range strings.Split(s, ",") {

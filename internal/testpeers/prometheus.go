@@ -1,0 +1,179 @@
+package testpeers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	prometheusBin  = "/usr/bin/prometheus"
+	promtoolBin    = "/usr/bin/promtool"
+	installPromMsg = "run `make tools` (apt-get install -y --no-install-recommends prometheus)"
+)
+
+// Prometheus is a real Prometheus server scraping the given targets.
+type Prometheus struct {
+	URL  string
+	proc *process
+}
+
+// StartPrometheus starts Prometheus with a 1s scrape of each target
+// (host:port, path /metrics) and waits until its API answers.
+func StartPrometheus(t testing.TB, targets ...string) *Prometheus {
+	t.Helper()
+	Need(t, prometheusBin, installPromMsg)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: optel\n    static_configs:\n      - targets: [")
+	for i, tg := range targets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", tg)
+	}
+	b.WriteString("]\n")
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := FreeAddr(t)
+	p := &Prometheus{URL: "http://" + addr}
+	p.proc = start(t, prometheusBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	t.Cleanup(p.proc.stop)
+	Eventually(t, 30*time.Second, func() string {
+		if p.proc.exited() {
+			t.Fatalf("prometheus exited: %s", trimLog(p.proc.Output()))
+		}
+		resp, err := http.Get(p.URL + "/-/ready")
+		if err != nil {
+			return err.Error()
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return resp.Status
+		}
+		return ""
+	})
+	return p
+}
+
+// Target is one entry of /api/v1/targets.
+type Target struct {
+	ScrapeURL string `json:"scrapeUrl"`
+	Health    string `json:"health"`
+	LastError string `json:"lastError"`
+}
+
+// Targets returns the active targets.
+func (p *Prometheus) Targets(t testing.TB) []Target {
+	t.Helper()
+	var r struct {
+		Data struct {
+			ActiveTargets []Target `json:"activeTargets"`
+		} `json:"data"`
+	}
+	p.get(t, "/api/v1/targets", &r)
+	return r.Data.ActiveTargets
+}
+
+// WaitTargetsUp waits until every target is healthy with no scrape error.
+func (p *Prometheus) WaitTargetsUp(t testing.TB) {
+	t.Helper()
+	Eventually(t, 30*time.Second, func() string {
+		ts := p.Targets(t)
+		if len(ts) == 0 {
+			return "no active targets"
+		}
+		for _, tg := range ts {
+			if tg.Health != "up" || tg.LastError != "" {
+				return fmt.Sprintf("target %s health=%q lastError=%q", tg.ScrapeURL, tg.Health, tg.LastError)
+			}
+		}
+		return ""
+	})
+}
+
+// Sample is one element of an instant-vector result.
+type Sample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// Float is the sample value.
+func (s Sample) Float() float64 {
+	var f float64
+	str, _ := s.Value[1].(string)
+	_, _ = fmt.Sscan(str, &f)
+	return f
+}
+
+// Query runs an instant query and returns the vector; a query error fails.
+func (p *Prometheus) Query(t testing.TB, q string) []Sample {
+	t.Helper()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	p.get(t, "/api/v1/query?query="+url.QueryEscape(q), &r)
+	if r.Status != "success" {
+		t.Fatalf("query %q: %s", q, r.Error)
+	}
+	var out []Sample
+	if r.Data.ResultType == "vector" {
+		if err := json.Unmarshal(r.Data.Result, &out); err != nil {
+			t.Fatalf("query %q: decode result: %v", q, err)
+		}
+	}
+	return out
+}
+
+// WaitQuery waits until q returns at least one sample and returns them.
+func (p *Prometheus) WaitQuery(t testing.TB, q string) []Sample {
+	t.Helper()
+	var out []Sample
+	Eventually(t, 30*time.Second, func() string {
+		out = p.Query(t, q)
+		if len(out) == 0 {
+			return "query " + q + " returned no data"
+		}
+		return ""
+	})
+	return out
+}
+
+func (p *Prometheus) get(t testing.TB, path string, into any) {
+	t.Helper()
+	resp, err := http.Get(p.URL + path)
+	if err != nil {
+		t.Fatalf("prometheus %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatalf("prometheus %s: decode: %v", path, err)
+	}
+}
+
+// Promtool runs `promtool check metrics` on an exposition and returns its
+// combined output and whether it passed.
+func Promtool(t testing.TB, exposition []byte) (string, bool) {
+	t.Helper()
+	Need(t, promtoolBin, installPromMsg)
+	cmd := exec.Command(promtoolBin, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(exposition)
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}

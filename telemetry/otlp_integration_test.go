@@ -1,0 +1,144 @@
+package telemetry_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/optel-dev/optel/exporters/otlp"
+	"github.com/optel-dev/optel/internal/testpeers"
+	"github.com/optel-dev/optel/telemetry"
+)
+
+func sinkValue(c *testpeers.Collector, name string, attrs map[string]string, want float64) func() string {
+	return func() string {
+		v, ok := c.Sink.Value(name, attrs)
+		if !ok {
+			return fmt.Sprintf("collector has not forwarded %s; names so far: %v", testpeers.SeriesKey(name, attrs), c.Sink.Names())
+		}
+		if v != want {
+			return fmt.Sprintf("%s = %v, want %v", testpeers.SeriesKey(name, attrs), v, want)
+		}
+		return ""
+	}
+}
+
+func TestOTLPReachesRealCollector(t *testing.T) {
+	col := testpeers.StartCollector(t)
+	for _, tc := range []struct {
+		name     string
+		protocol otlp.Protocol
+		endpoint string
+		gzip     bool
+	}{
+		{"grpc", otlp.GRPC, col.GRPCEndpoint, false},
+		{"grpc gzip", otlp.GRPC, col.GRPCEndpoint, true},
+		{"http/protobuf", otlp.HTTPProtobuf, col.HTTPEndpoint, false},
+		{"http/protobuf gzip", otlp.HTTPProtobuf, col.HTTPEndpoint, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			legacyReg := prom.NewRegistry()
+			legacy := prom.NewCounter(prom.CounterOpts{Name: "legacy_things_total", Help: "client_golang counter."})
+			legacyReg.MustRegister(legacy)
+			comp := otlp.NoCompression
+			if tc.gzip {
+				comp = otlp.Gzip
+			}
+			tp, err := telemetry.New(ctx,
+				telemetry.WithEnvironment(noEnv),
+				telemetry.WithExporters("otlp"),
+				telemetry.WithOTLPProtocol(tc.protocol),
+				telemetry.WithOTLPEndpoint(tc.endpoint),
+				telemetry.WithOTLPCompression(comp),
+				telemetry.WithExportInterval(200*time.Millisecond),
+				telemetry.WithServiceName("otlp-test"),
+				telemetry.WithGatherer(legacyReg),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tp.Shutdown(ctx)
+			protoAttr := attribute.String("proto", tc.name)
+			c, err := tp.Meter("test").Int64Counter("test.things", metric.WithDescription("things"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := tp.Meter("test").Float64Histogram("test.latency", metric.WithUnit("s"), metric.WithDescription("latency"))
+			c.Add(ctx, 7, metric.WithAttributes(protoAttr))
+			h.Record(ctx, 0.2, metric.WithAttributes(protoAttr))
+			h.Record(ctx, 0.3, metric.WithAttributes(protoAttr))
+			legacy.Add(3)
+			want := map[string]string{"proto": tc.name}
+			testpeers.Eventually(t, 20*time.Second, sinkValue(col, "test.things", want, 7))
+			testpeers.Eventually(t, 20*time.Second, sinkValue(col, "test.latency", want, 2))
+			testpeers.Eventually(t, 20*time.Second, sinkValue(col, "legacy_things_total", map[string]string{}, 3))
+			if got := col.Sink.Resource()["service.name"]; got != "otlp-test" {
+				t.Errorf("resource service.name = %q, want otlp-test", got)
+			}
+			if f := tp.ExportFailures()["otlp"]; f != 0 {
+				t.Errorf("export failures = %d with a healthy collector", f)
+			}
+		})
+	}
+}
+
+// TestCollectorOutageLosesNothing stops the collector mid-run: recording
+// continues, failures are counted, and after the collector returns it
+// receives cumulative values equal to everything recorded.
+func TestCollectorOutageLosesNothing(t *testing.T) {
+	col := testpeers.StartCollector(t)
+	ctx := context.Background()
+	var handled []error
+	tp, err := telemetry.New(ctx,
+		telemetry.WithEnvironment(noEnv),
+		telemetry.WithExporters("otlp,json"),
+		telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
+		telemetry.WithOTLPTimeout(500*time.Millisecond),
+		telemetry.WithExportInterval(200*time.Millisecond),
+		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(err error) { handled = append(handled, err) })),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Shutdown(ctx)
+	c, _ := tp.Meter("test").Int64Counter("outage.things", metric.WithDescription("things"))
+	attrs := telemetry.NewAttributes(attribute.String("phase", "all"))
+	want := map[string]string{"phase": "all"}
+
+	for range 10 {
+		c.Add(ctx, 1, attrs.Add()...)
+	}
+	testpeers.Eventually(t, 20*time.Second, sinkValue(col, "outage.things", want, 10))
+
+	col.Stop()
+	for range 25 {
+		c.Add(ctx, 1, attrs.Add()...) // never blocks: recording is in memory
+	}
+	testpeers.Eventually(t, 20*time.Second, func() string {
+		if n := tp.ExportFailures()["otlp"]; n < 2 {
+			return fmt.Sprintf("otlp export failures = %d, want >= 2 while the collector is down", n)
+		}
+		return ""
+	})
+	for range 5 {
+		c.Add(ctx, 1, attrs.Add()...)
+	}
+	col.Start()
+	testpeers.Eventually(t, 30*time.Second, sinkValue(col, "outage.things", want, 40))
+	if tp.ExportFailures()["json"] != 0 {
+		t.Errorf("json exporter counted failures; only otlp pushes")
+	}
+	_ = handled // read only after Shutdown below to avoid racing the export goroutine
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(handled) == 0 {
+		t.Error("error handler never saw the failed exports")
+	}
+}
