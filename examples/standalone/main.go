@@ -53,7 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
-		return 2 // pflag already printed the error and usage
+		fmt.Fprintf(stderr, "error: %v\nrun with --help to list the flags\n", err)
+		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
