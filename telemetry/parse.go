@@ -92,7 +92,7 @@ func parseDuration(src, s string) (time.Duration, error) {
 	if err != nil {
 		return 0, &ConfigError{Source: src, Value: s, Reason: "not a duration", Accepted: "a positive Go duration such as 10s or 500ms"}
 	}
-	return checkPositive(src, s, d)
+	return checkPositive(src, s, d, "a positive Go duration such as 10s or 500ms")
 }
 
 // parseMillis accepts the OTel environment form: an integer number of
@@ -102,12 +102,12 @@ func parseMillis(src, s string) (time.Duration, error) {
 	if err != nil {
 		return 0, &ConfigError{Source: src, Value: s, Reason: "not an integer number of milliseconds", Accepted: "a positive integer (milliseconds), e.g. 60000"}
 	}
-	return checkPositive(src, s, time.Duration(n)*time.Millisecond)
+	return checkPositive(src, s, time.Duration(n)*time.Millisecond, "a positive integer (milliseconds), e.g. 60000")
 }
 
-func checkPositive(src, s string, d time.Duration) (time.Duration, error) {
+func checkPositive(src, s string, d time.Duration, accepted string) (time.Duration, error) {
 	if d <= 0 {
-		return 0, &ConfigError{Source: src, Value: s, Reason: "must be greater than zero", Accepted: "a positive duration"}
+		return 0, &ConfigError{Source: src, Value: s, Reason: "must be greater than zero", Accepted: accepted}
 	}
 	return d, nil
 }
