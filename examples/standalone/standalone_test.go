@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optel-dev/optel/internal/observ"
 	"github.com/optel-dev/optel/internal/testpeers"
 )
 
@@ -150,6 +151,12 @@ func TestRealPrometheusScrapesStandalone(t *testing.T) {
 	_, text, _ := get(t, "http://"+d.addr+"/metrics")
 	if out, ok := testpeers.Promtool(t, []byte(text)); !ok {
 		t.Fatalf("promtool check metrics failed:\n%s", out)
+	}
+	// Every instrument optel documents shows up under its documented name.
+	for _, s := range observ.Catalog {
+		if !strings.Contains(text, "# TYPE "+s.PrometheusName()+" ") {
+			t.Errorf("documented metric %s (%s) missing from the scrape", s.PrometheusName(), s.Name)
+		}
 	}
 }
 

@@ -8,6 +8,8 @@
 package observ
 
 import (
+	"strings"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -46,6 +48,20 @@ var Catalog = []Spec{
 	{CallbackFailures, "counter", "{failure}", "Collect-time callbacks that returned an error or panicked.", nil},
 	{ProbeStatus, "gauge", "", "Result of the last run of a probe: 1 passed, 0 failed.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{ProbeDuration, "histogram", "s", "Time a probe took to run, including a timeout.", []attribute.Key{AttrProbe, AttrProbeKind}},
+}
+
+// PrometheusName is the name the pinned Prometheus translation
+// (UnderscoreEscapingWithSuffixes) gives the instrument, for the units optel
+// uses. A real-scrape test in examples/standalone checks it.
+func (s Spec) PrometheusName() string {
+	n := strings.ReplaceAll(s.Name, ".", "_")
+	if s.Unit == "s" {
+		n += "_seconds"
+	}
+	if s.Kind == "counter" {
+		n += "_total"
+	}
+	return n
 }
 
 func spec(name string) Spec {
