@@ -142,3 +142,36 @@ func TestCollectorOutageLosesNothing(t *testing.T) {
 		t.Error("error handler never saw the failed exports")
 	}
 }
+
+// TestCollectorDownAtStart: New succeeds with no collector, failures are
+// counted, and once the collector appears it gets the exact totals.
+func TestCollectorDownAtStart(t *testing.T) {
+	col := testpeers.StartCollector(t)
+	col.Stop()
+	ctx := context.Background()
+	tp, err := telemetry.New(ctx,
+		telemetry.WithEnvironment(noEnv),
+		telemetry.WithExporters("otlp"),
+		telemetry.WithOTLPProtocol(otlp.HTTPProtobuf),
+		telemetry.WithOTLPEndpoint(col.HTTPEndpoint),
+		telemetry.WithOTLPTimeout(300*time.Millisecond),
+		telemetry.WithExportInterval(200*time.Millisecond),
+		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
+	)
+	if err != nil {
+		t.Fatalf("New must not need a reachable collector: %v", err)
+	}
+	defer tp.Shutdown(ctx)
+	c, _ := tp.Meter("test").Float64Counter("late.things", metric.WithDescription("things"))
+	for range 12 {
+		c.Add(ctx, 0.5)
+	}
+	testpeers.Eventually(t, 20*time.Second, func() string {
+		if n := tp.ExportFailures()["otlp"]; n < 1 {
+			return "no export failure counted yet"
+		}
+		return ""
+	})
+	col.Start()
+	testpeers.Eventually(t, 30*time.Second, sinkValue(col, "late.things", map[string]string{}, 6))
+}

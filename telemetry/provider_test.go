@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -287,4 +288,34 @@ func TestShutdownIsIdempotent(t *testing.T) {
 	if len(body) == 0 {
 		t.Error("no explanation in 503 body")
 	}
+}
+
+func TestConsoleExporterWrites(t *testing.T) {
+	var out syncBuf
+	tp := newProvider(t, telemetry.WithExporters("console"), telemetry.WithConsoleWriter(&out))
+	c, _ := tp.Meter("t").Int64Counter("console.things", metric.WithDescription("d"))
+	c.Add(context.Background(), 5)
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, `"console.things"`) || !strings.Contains(s, `"Value":5`) {
+		t.Errorf("console output lacks the counter:\n%s", s)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

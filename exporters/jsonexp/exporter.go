@@ -29,7 +29,10 @@ func WithProducer(p sdkmetric.Producer) Option {
 // Exporter is a pull exporter that renders a JSON snapshot on demand.
 type Exporter struct {
 	reader *sdkmetric.ManualReader
-	bufs   sync.Pool
+	// Pools per request: the encode buffer, and the collection target, which
+	// the SDK refills in place (its slices are reused across collections).
+	bufs sync.Pool
+	rms  sync.Pool
 }
 
 // New returns an exporter; register Reader with the MeterProvider.
@@ -58,8 +61,13 @@ func (e *Exporter) Snapshot(ctx context.Context) (*metricdata.ResourceMetrics, e
 // 500 with the error text; after shutdown it is 503.
 func (e *Exporter) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rm, err := e.Snapshot(r.Context())
-		if err != nil {
+		rm, _ := e.rms.Get().(*metricdata.ResourceMetrics)
+		if rm == nil {
+			rm = new(metricdata.ResourceMetrics)
+		}
+		defer e.rms.Put(rm)
+		if err := e.reader.Collect(r.Context(), rm); err != nil {
+			err = fmt.Errorf("collect json snapshot: %w", err)
 			code := http.StatusInternalServerError
 			if errorsIsShutdown(err) {
 				code = http.StatusServiceUnavailable

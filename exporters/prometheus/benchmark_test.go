@@ -1,0 +1,68 @@
+package prometheus_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/optel-dev/optel/exporters/prometheus"
+)
+
+var buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// discard is a ResponseWriter that throws the body away, so the benchmark
+// measures gathering and encoding, not a network.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkScrape renders n counter and n histogram series through optel's
+// Prometheus exporter and, as the anchor in the same run, client_golang's
+// promhttp on identical data.
+func BenchmarkScrape(b *testing.B) {
+	const n = 2000
+	ctx := context.Background()
+	exp, err := prometheus.New(prometheus.WithoutTargetInfo())
+	if err != nil {
+		b.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()), sdkmetric.WithCardinalityLimit(0))
+	defer mp.Shutdown(ctx)
+	c, _ := mp.Meter("b").Int64Counter("requests", metric.WithDescription("r"))
+	h, _ := mp.Meter("b").Float64Histogram("latency", metric.WithUnit("s"), metric.WithDescription("l"), metric.WithExplicitBucketBoundaries(buckets...))
+	reg := prom.NewRegistry()
+	pc := prom.NewCounterVec(prom.CounterOpts{Name: "requests_total", Help: "r"}, []string{"id"})
+	ph := prom.NewHistogramVec(prom.HistogramOpts{Name: "latency_seconds", Help: "l", Buckets: buckets}, []string{"id"})
+	reg.MustRegister(pc, ph)
+	for i := range n {
+		id := fmt.Sprint(i)
+		c.Add(ctx, int64(i), metric.WithAttributes(attribute.String("id", id)))
+		h.Record(ctx, float64(i%100)/10, metric.WithAttributes(attribute.String("id", id)))
+		pc.WithLabelValues(id).Add(float64(i))
+		ph.WithLabelValues(id).Observe(float64(i%100) / 10)
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"optel", exp.Handler()},
+		{"client_golang", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
+	} {
+		b.Run(fmt.Sprintf("%s/series=%d", tc.name, 2*n), func(b *testing.B) {
+			b.ReportAllocs()
+			req, _ := http.NewRequest("GET", "/metrics", nil)
+			for b.Loop() {
+				tc.h.ServeHTTP(&discard{h: http.Header{}}, req)
+			}
+		})
+	}
+}
