@@ -8,6 +8,7 @@
 package observ
 
 import (
+	"errors"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -24,6 +25,22 @@ const (
 	CallbackFailures = "optel.telemetry.callback.failures"
 	ProbeStatus      = "optel.probe.status"
 	ProbeDuration    = "optel.probe.duration"
+
+	HandlerInvocations = "optel.handler.invocations"
+	HandlerDuration    = "optel.handler.duration"
+	HandlerRetries     = "optel.handler.retries"
+	QueueDepth         = "optel.queue.depth"
+	QueueWait          = "optel.queue.wait"
+	QueueAdds          = "optel.queue.adds"
+	WatchEvents        = "optel.watch.events"
+	WatchRestarts      = "optel.watch.restarts"
+	Objects            = "optel.objects"
+	DaemonsRunning     = "optel.daemons.running"
+	DaemonRestarts     = "optel.daemon.restarts"
+	TimerLateness      = "optel.timer.lateness"
+	Leader             = "optel.leader"
+	APIRequests        = "optel.api.requests"
+	APIDuration        = "optel.api.duration"
 )
 
 // Attribute keys used by optel's own instruments.
@@ -31,6 +48,14 @@ const (
 	AttrExporter  = attribute.Key("exporter")
 	AttrProbe     = attribute.Key("probe")
 	AttrProbeKind = attribute.Key("kind")
+	AttrResource  = attribute.Key("resource")
+	AttrHandler   = attribute.Key("handler")
+	AttrCause     = attribute.Key("cause")
+	AttrOutcome   = attribute.Key("outcome")
+	AttrEventType = attribute.Key("type")
+	AttrDaemon    = attribute.Key("daemon")
+	AttrVerb      = attribute.Key("verb")
+	AttrCode      = attribute.Key("code")
 )
 
 // Spec describes one instrument for documentation and tests.
@@ -48,6 +73,21 @@ var Catalog = []Spec{
 	{CallbackFailures, "counter", "{failure}", "Collect-time callbacks that returned an error or panicked.", nil},
 	{ProbeStatus, "gauge", "", "Result of the last run of a probe: 1 passed, 0 failed.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{ProbeDuration, "histogram", "s", "Time a probe took to run, including a timeout.", []attribute.Key{AttrProbe, AttrProbeKind}},
+	{HandlerInvocations, "counter", "{invocation}", "Handler runs by outcome: success, temporary_error, permanent_error, panic or timeout. Initialised to 0 for every registered handler.", []attribute.Key{AttrResource, AttrHandler, AttrCause, AttrOutcome}},
+	{HandlerDuration, "histogram", "s", "Time a handler run took.", []attribute.Key{AttrResource, AttrHandler, AttrCause}},
+	{HandlerRetries, "counter", "{retry}", "Handler runs that were retries of a failed run.", []attribute.Key{AttrResource, AttrHandler, AttrCause}},
+	{QueueDepth, "updowncounter", "{item}", "Object keys waiting in the work queue.", []attribute.Key{AttrResource}},
+	{QueueWait, "histogram", "s", "Time a key waited in the work queue before a worker took it.", []attribute.Key{AttrResource}},
+	{QueueAdds, "counter", "{item}", "Keys added to the work queue.", []attribute.Key{AttrResource}},
+	{WatchEvents, "counter", "{event}", "Watch events received, by type (added, modified, deleted).", []attribute.Key{AttrResource, AttrEventType}},
+	{WatchRestarts, "counter", "{restart}", "Watches that ended with an error and were re-established (including 410 Gone).", []attribute.Key{AttrResource}},
+	{Objects, "gauge", "{object}", "Objects in the informer cache.", []attribute.Key{AttrResource}},
+	{DaemonsRunning, "updowncounter", "{daemon}", "Per-object and operator-level daemons currently running.", []attribute.Key{AttrDaemon}},
+	{DaemonRestarts, "counter", "{restart}", "Daemons restarted after returning an error.", []attribute.Key{AttrDaemon}},
+	{TimerLateness, "histogram", "s", "How late a timer fired compared with its schedule.", []attribute.Key{AttrResource, AttrHandler}},
+	{Leader, "gauge", "", "1 while this replica is the leader (or leader election is off), else 0.", nil},
+	{APIRequests, "counter", "{request}", "Kubernetes API requests by HTTP verb and status code (code is \"error\" when no response arrived).", []attribute.Key{AttrVerb, AttrCode}},
+	{APIDuration, "histogram", "s", "Kubernetes API request latency until response headers.", []attribute.Key{AttrVerb}},
 }
 
 // PrometheusName is the name the pinned Prometheus translation
@@ -117,4 +157,70 @@ func NewProbes(m metric.Meter) (Probes, error) {
 	p.Duration, err = m.Float64Histogram(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description),
 		metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	return p, err
+}
+
+// Operator are the operator runtime's instruments.
+type Operator struct {
+	HandlerInvocations metric.Int64Counter
+	HandlerDuration    metric.Float64Histogram
+	HandlerRetries     metric.Int64Counter
+	QueueDepth         metric.Int64UpDownCounter
+	QueueWait          metric.Float64Histogram
+	QueueAdds          metric.Int64Counter
+	WatchEvents        metric.Int64Counter
+	WatchRestarts      metric.Int64Counter
+	Objects            metric.Int64ObservableGauge
+	DaemonsRunning     metric.Int64UpDownCounter
+	DaemonRestarts     metric.Int64Counter
+	TimerLateness      metric.Float64Histogram
+	Leader             metric.Int64ObservableGauge
+	APIRequests        metric.Int64Counter
+	APIDuration        metric.Float64Histogram
+}
+
+// NewOperator creates the operator runtime's instruments on m. The two
+// observable gauges have no callback yet: the runtime registers one.
+func NewOperator(m metric.Meter) (Operator, error) {
+	var o Operator
+	var errs []error
+	counter := func(name string) metric.Int64Counter {
+		s := spec(name)
+		c, err := m.Int64Counter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
+		errs = append(errs, err)
+		return c
+	}
+	updown := func(name string) metric.Int64UpDownCounter {
+		s := spec(name)
+		c, err := m.Int64UpDownCounter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
+		errs = append(errs, err)
+		return c
+	}
+	hist := func(name string) metric.Float64Histogram {
+		s := spec(name)
+		h, err := m.Float64Histogram(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description), metric.WithExplicitBucketBoundaries(DurationBuckets...))
+		errs = append(errs, err)
+		return h
+	}
+	gauge := func(name string) metric.Int64ObservableGauge {
+		s := spec(name)
+		g, err := m.Int64ObservableGauge(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
+		errs = append(errs, err)
+		return g
+	}
+	o.HandlerInvocations = counter(HandlerInvocations)
+	o.HandlerDuration = hist(HandlerDuration)
+	o.HandlerRetries = counter(HandlerRetries)
+	o.QueueDepth = updown(QueueDepth)
+	o.QueueWait = hist(QueueWait)
+	o.QueueAdds = counter(QueueAdds)
+	o.WatchEvents = counter(WatchEvents)
+	o.WatchRestarts = counter(WatchRestarts)
+	o.Objects = gauge(Objects)
+	o.DaemonsRunning = updown(DaemonsRunning)
+	o.DaemonRestarts = counter(DaemonRestarts)
+	o.TimerLateness = hist(TimerLateness)
+	o.Leader = gauge(Leader)
+	o.APIRequests = counter(APIRequests)
+	o.APIDuration = hist(APIDuration)
+	return o, errors.Join(errs...)
 }

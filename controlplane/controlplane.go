@@ -1,0 +1,435 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Built-in users. Admin is in system:masters; Unprivileged is authenticated
+// but has no RBAC grants, so it gets 403 on everything it asks for.
+const (
+	Admin        = "admin"
+	Unprivileged = "unprivileged"
+)
+
+// ErrBinaryMissing is returned by Start when kube-apiserver or etcd cannot be
+// found; `make tools` builds them into bin/.
+var ErrBinaryMissing = errors.New("control-plane binary missing")
+
+// User is an extra identity with a static bearer token.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// Options configure Start. Zero values take the documented defaults.
+type Options struct {
+	// BinDir holds kube-apiserver and etcd. Default: $OPTEL_BIN_DIR, else
+	// bin/ in the nearest parent directory that has one with both binaries.
+	BinDir string
+	// Users are added to Admin and Unprivileged.
+	Users []User
+	// StartTimeout bounds waiting for /readyz. Default 90s.
+	StartTimeout time.Duration
+	// APIServerFlags are appended to the kube-apiserver command line.
+	APIServerFlags []string
+}
+
+// ControlPlane is a running etcd and kube-apiserver on loopback.
+type ControlPlane struct {
+	dir     string
+	bins    [2]string // etcd, kube-apiserver
+	opts    Options
+	etcdURL string
+	apiPort int
+	caData  []byte
+	tokens  map[string]string
+	groups  map[string][]string
+
+	mu        sync.Mutex
+	etcd      *proc
+	apiserver *proc
+	stopped   bool
+}
+
+// Start launches etcd and kube-apiserver on free loopback ports with fresh
+// data and certificate directories, and waits until the API server is ready.
+// Call Stop to end both and remove the directory.
+func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 90 * time.Second
+	}
+	etcdBin, apiBin, err := findBinaries(opts.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "optel-controlplane-")
+	if err != nil {
+		return nil, fmt.Errorf("create control-plane directory: %w", err)
+	}
+	c := &ControlPlane{dir: dir, bins: [2]string{etcdBin, apiBin}, opts: opts, tokens: map[string]string{}, groups: map[string][]string{}}
+	if err := c.writeCredentials(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := c.startEtcd(ctx); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	c.apiPort = ports[0]
+	if err := c.startAPIServer(ctx); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func findBinaries(binDir string) (string, string, error) {
+	var dirs []string
+	if binDir != "" {
+		dirs = append(dirs, binDir)
+	} else if d := os.Getenv("OPTEL_BIN_DIR"); d != "" {
+		dirs = append(dirs, d)
+	} else if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			dirs = append(dirs, filepath.Join(d, "bin"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	for _, d := range dirs {
+		e, a := filepath.Join(d, "etcd"), filepath.Join(d, "kube-apiserver")
+		if isFile(e) && isFile(a) {
+			return e, a, nil
+		}
+	}
+	return "", "", fmt.Errorf("%w: need etcd and kube-apiserver in one of %v (run `make tools`, or set OPTEL_BIN_DIR)", ErrBinaryMissing, dirs)
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func (c *ControlPlane) writeCredentials() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("generate service-account key: %w", err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.path("sa.key"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.path("sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600); err != nil {
+		return err
+	}
+	users := append([]User{{Name: Admin, Groups: []string{"system:masters"}}, {Name: Unprivileged}}, c.opts.Users...)
+	var csv bytes.Buffer
+	for i, u := range users {
+		if u.Name == "" || strings.ContainsAny(u.Name, ",\"\n") {
+			return fmt.Errorf("user %q: name must be non-empty without commas, quotes or newlines", u.Name)
+		}
+		if _, dup := c.tokens[u.Name]; dup {
+			return fmt.Errorf("user %q declared twice", u.Name)
+		}
+		tok := randomToken()
+		c.tokens[u.Name] = tok
+		c.groups[u.Name] = u.Groups
+		fmt.Fprintf(&csv, "%s,%s,%d", tok, u.Name, 1000+i)
+		if len(u.Groups) > 0 {
+			fmt.Fprintf(&csv, ",\"%s\"", strings.Join(u.Groups, ","))
+		}
+		csv.WriteByte('\n')
+	}
+	return os.WriteFile(c.path("tokens.csv"), csv.Bytes(), 0o600)
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (c *ControlPlane) path(name string) string { return filepath.Join(c.dir, name) }
+
+func (c *ControlPlane) startEtcd(ctx context.Context) error {
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	peer := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	p, err := startProc(c.bins[0], c.path("etcd.log"),
+		"--data-dir="+c.path("etcd-data"),
+		"--listen-client-urls="+c.etcdURL, "--advertise-client-urls="+c.etcdURL,
+		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
+		"--initial-cluster=default="+peer,
+		"--unsafe-no-fsync", "--log-level=warn",
+	)
+	if err != nil {
+		return err
+	}
+	c.etcd = p
+	return waitFor(ctx, c.opts.StartTimeout, p, func() error {
+		resp, err := http.Get(c.etcdURL + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+}
+
+func (c *ControlPlane) startAPIServer(ctx context.Context) error {
+	args := append([]string{
+		"--etcd-servers=" + c.etcdURL,
+		"--secure-port=" + strconv.Itoa(c.apiPort),
+		"--bind-address=127.0.0.1",
+		"--cert-dir=" + c.path("certs"),
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-account-key-file=" + c.path("sa.pub"),
+		"--service-account-signing-key-file=" + c.path("sa.key"),
+		"--token-auth-file=" + c.path("tokens.csv"),
+		"--authorization-mode=RBAC",
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--disable-admission-plugins=ServiceAccount",
+		"--enable-priority-and-fairness=false",
+	}, c.opts.APIServerFlags...)
+	p, err := startProc(c.bins[1], c.path("kube-apiserver.log"), args...)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.apiserver = p
+	c.mu.Unlock()
+	return waitFor(ctx, c.opts.StartTimeout, p, func() error {
+		if c.caData == nil {
+			ca, err := os.ReadFile(filepath.Join(c.path("certs"), "apiserver.crt"))
+			if err != nil {
+				return fmt.Errorf("serving certificate not written yet: %w", err)
+			}
+			c.caData = ca
+		}
+		cs, err := rest.HTTPClientFor(c.Config())
+		if err != nil {
+			return err
+		}
+		defer cs.CloseIdleConnections()
+		resp, err := cs.Get(c.URL() + "/readyz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz %s: %s", resp.Status, body)
+		}
+		return nil
+	})
+}
+
+// URL is the API server's base URL.
+func (c *ControlPlane) URL() string { return "https://127.0.0.1:" + strconv.Itoa(c.apiPort) }
+
+// Dir is the control plane's working directory (data, certificates, logs).
+func (c *ControlPlane) Dir() string { return c.dir }
+
+// Config returns a fresh admin (system:masters) client configuration.
+func (c *ControlPlane) Config() *rest.Config {
+	cfg, _ := c.UserConfig(Admin)
+	return cfg
+}
+
+// UserConfig returns a fresh client configuration authenticating as user.
+func (c *ControlPlane) UserConfig(user string) (*rest.Config, error) {
+	tok, ok := c.tokens[user]
+	if !ok {
+		return nil, fmt.Errorf("unknown user %q (known: %v)", user, c.Users())
+	}
+	return &rest.Config{
+		Host:            c.URL(),
+		BearerToken:     tok,
+		TLSClientConfig: rest.TLSClientConfig{CAData: slices.Clone(c.caData)},
+		QPS:             200,
+		Burst:           400,
+	}, nil
+}
+
+// Token returns user's bearer token.
+func (c *ControlPlane) Token(user string) string { return c.tokens[user] }
+
+// Users lists the users with tokens.
+func (c *ControlPlane) Users() []string {
+	names := make([]string, 0, len(c.tokens))
+	for n := range c.tokens {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// WriteKubeconfig writes an admin kubeconfig to path, for kubectl or for
+// running an operator binary against this control plane.
+func (c *ControlPlane) WriteKubeconfig(path string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["optel"] = &clientcmdapi.Cluster{Server: c.URL(), CertificateAuthorityData: c.caData}
+	cfg.AuthInfos[Admin] = &clientcmdapi.AuthInfo{Token: c.tokens[Admin]}
+	cfg.Contexts["optel"] = &clientcmdapi.Context{Cluster: "optel", AuthInfo: Admin, Namespace: "default"}
+	cfg.CurrentContext = "optel"
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// StopAPIServer stops only the API server (etcd keeps the data), to test
+// watch recovery; StartAPIServer brings it back on the same port.
+func (c *ControlPlane) StopAPIServer() {
+	c.mu.Lock()
+	p := c.apiserver
+	c.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// StartAPIServer restarts the API server after StopAPIServer.
+func (c *ControlPlane) StartAPIServer(ctx context.Context) error {
+	return c.startAPIServer(ctx)
+}
+
+// Stop ends both processes and removes the directory. It is idempotent.
+func (c *ControlPlane) Stop() error {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return nil
+	}
+	c.stopped = true
+	api, etcd := c.apiserver, c.etcd
+	c.mu.Unlock()
+	if api != nil {
+		api.stop()
+	}
+	if etcd != nil {
+		etcd.stop()
+	}
+	return os.RemoveAll(c.dir)
+}
+
+// proc is a child process with its log file.
+type proc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func startProc(bin, logPath string, args ...string) (*proc, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
+	}
+	p := &proc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	return p, nil
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, p *proc, ready func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited during start-up: %s", filepath.Base(p.cmd.Path), p.tail())
+		default:
+		}
+		if last = ready(); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %v (last: %v)\n%s", filepath.Base(p.cmd.Path), ctx.Err(), last, p.tail())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		lns = append(lns, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,169 @@
+package operator
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// essence is the part of an object whose change triggers update handlers:
+// everything but status and server-managed metadata, keeping labels and
+// annotations (minus optel's own and kubectl's last-applied copy). It is
+// stored as JSON in the last-handled annotation, as kopf does, so a restart
+// knows what was handled.
+func (o *Operator) essence(obj *unstructured.Unstructured) map[string]any {
+	out := make(map[string]any, len(obj.Object))
+	for k, v := range obj.Object {
+		switch k {
+		case "status", "metadata", "apiVersion", "kind":
+			continue
+		}
+		out[k] = v
+	}
+	meta := map[string]any{}
+	if l := obj.GetLabels(); len(l) > 0 {
+		meta["labels"] = toAny(l)
+	}
+	ann := map[string]string{}
+	for k, v := range obj.GetAnnotations() {
+		if strings.HasPrefix(k, o.opts.AnnotationPrefix+"/") || k == "kubectl.kubernetes.io/last-applied-configuration" {
+			continue
+		}
+		ann[k] = v
+	}
+	if len(ann) > 0 {
+		meta["annotations"] = toAny(ann)
+	}
+	if len(meta) > 0 {
+		out["metadata"] = meta
+	}
+	return out
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func encodeEssence(e map[string]any) (string, error) {
+	b, err := json.Marshal(e) // map keys are sorted: the encoding is canonical
+	if err != nil {
+		return "", fmt.Errorf("encode object essence: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeEssence(s string) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode last-handled configuration: %w", err)
+	}
+	return m, nil
+}
+
+// DiffOp is the kind of one change.
+type DiffOp string
+
+// Diff operations.
+const (
+	DiffAdd    DiffOp = "add"
+	DiffChange DiffOp = "change"
+	DiffRemove DiffOp = "remove"
+)
+
+// DiffItem is one changed field. Path is the field path, e.g.
+// ["spec", "replicas"].
+type DiffItem struct {
+	Op       DiffOp
+	Path     []string
+	Old, New any
+}
+
+func (d DiffItem) String() string {
+	return fmt.Sprintf("%s %s: %v -> %v", d.Op, strings.Join(d.Path, "."), d.Old, d.New)
+}
+
+// Diff is the ordered list of changes between two states.
+type Diff []DiffItem
+
+// Changed reports whether the field at path (dot-separated, e.g.
+// "spec.size") or anything below it changed.
+func (d Diff) Changed(path string) bool {
+	want := strings.Split(path, ".")
+	for _, it := range d {
+		n := min(len(it.Path), len(want))
+		if slices.Equal(it.Path[:n], want[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// diff compares two JSON-like trees; maps are walked, anything else
+// (including lists) is compared as a whole.
+func diff(path []string, a, b any) Diff {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		var out Diff
+		keys := slices.Sorted(maps.Keys(am))
+		for k := range bm {
+			if _, ok := am[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			av, ain := am[k]
+			bv, bin := bm[k]
+			p := append(slices.Clone(path), k)
+			switch {
+			case !ain:
+				out = append(out, DiffItem{Op: DiffAdd, Path: p, New: bv})
+			case !bin:
+				out = append(out, DiffItem{Op: DiffRemove, Path: p, Old: av})
+			default:
+				out = append(out, diff(p, av, bv)...)
+			}
+		}
+		return out
+	}
+	if reflect.DeepEqual(normalize(a), normalize(b)) {
+		return nil
+	}
+	return Diff{{Op: DiffChange, Path: path, Old: a, New: b}}
+}
+
+// normalize makes numbers from the cache (int64) and from JSON (float64)
+// comparable.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case int:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = normalize(x[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalize(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,342 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/optel-dev/optel/internal/observ"
+	"github.com/optel-dev/optel/probes"
+	"github.com/optel-dev/optel/server"
+	"github.com/optel-dev/optel/telemetry"
+)
+
+// Operator hosts handlers for Kubernetes resources, with built-in telemetry.
+// Register handlers, timers, daemons, activities and probes, then call Run.
+type Operator struct {
+	opts   Options
+	dyn    dynamic.Interface
+	kube   kubernetes.Interface
+	tel    *telemetry.Provider
+	ownTel bool
+	probes *probes.Registry
+	meter  metric.Meter // handed to handlers
+	inst   observ.Operator
+	log    *slog.Logger
+
+	mu          sync.Mutex
+	started     bool
+	controllers map[Resource]*controller
+	order       []Resource
+	startup     []activity
+	cleanup     []activity
+	background  []activity
+
+	leader atomic.Bool
+	synced atomic.Bool
+
+	// workCtx bounds running handlers; it is cancelled only after the
+	// graceful-shutdown deadline. runCtx bounds daemons, timers and
+	// background activities.
+	workCtx, runCtx       context.Context
+	cancelWork, cancelRun context.CancelFunc
+	runners               sync.WaitGroup
+}
+
+// New prepares an operator for the cluster cfg points at. It builds the
+// telemetry provider and probe registry unless Options inject them, and
+// instruments cfg so every API request is measured (without global hooks).
+// A telemetry configuration error wraps telemetry.ErrInvalidConfig.
+func New(cfg *rest.Config, opts Options) (*Operator, error) {
+	opts.setDefaults()
+	o := &Operator{opts: opts, log: opts.Logger.With("operator", opts.Name), controllers: map[Resource]*controller{}}
+	if opts.Telemetry == nil {
+		tp, err := telemetry.New(context.Background(), append(append([]telemetry.Option{
+			telemetry.WithServiceName(opts.Name),
+			telemetry.WithLogger(opts.Logger),
+		}, opts.TelemetryOptions...), opts.TelemetryFlags.Options()...)...)
+		if err != nil {
+			return nil, err
+		}
+		o.tel, o.ownTel = tp, true
+	} else {
+		o.tel = opts.Telemetry
+	}
+	o.meter = o.tel.Meter(opts.Name)
+	var err error
+	if o.inst, err = observ.NewOperator(o.tel.Meter(observ.ScopeName)); err != nil {
+		return nil, o.failNew(fmt.Errorf("create operator instruments: %w", err))
+	}
+	if opts.Probes == nil {
+		if o.probes, err = probes.NewRegistry(probes.WithMeterProvider(o.tel.MeterProvider())); err != nil {
+			return nil, o.failNew(err)
+		}
+	} else {
+		o.probes = opts.Probes
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(newAPIMetrics(o.inst))
+	if o.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, o.failNew(fmt.Errorf("create dynamic client: %w", err))
+	}
+	if o.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, o.failNew(fmt.Errorf("create clientset: %w", err))
+	}
+	if _, err := o.tel.Meter(observ.ScopeName).RegisterCallback(o.observe, o.inst.Objects, o.inst.Leader); err != nil {
+		return nil, o.failNew(err)
+	}
+	if err := o.registerBuiltinProbes(); err != nil {
+		return nil, o.failNew(err)
+	}
+	return o, nil
+}
+
+func (o *Operator) failNew(err error) error {
+	if o.ownTel {
+		_ = o.tel.Shutdown(context.Background())
+	}
+	return err
+}
+
+// Telemetry returns the provider the operator records through.
+func (o *Operator) Telemetry() *telemetry.Provider { return o.tel }
+
+// Probes returns the probe registry served on /healthz and /readyz.
+func (o *Operator) Probes() *probes.Registry { return o.probes }
+
+// Meter is the meter handlers also get through Meter(ctx).
+func (o *Operator) Meter() metric.Meter { return o.meter }
+
+// IsLeader reports whether this replica runs handlers now.
+func (o *Operator) IsLeader() bool { return o.leader.Load() }
+
+func (o *Operator) observe(_ context.Context, obs metric.Observer) error {
+	o.mu.Lock()
+	cs := make([]*controller, 0, len(o.order))
+	for _, r := range o.order {
+		cs = append(cs, o.controllers[r])
+	}
+	o.mu.Unlock()
+	for _, c := range cs {
+		if n, ok := c.objectCount(); ok {
+			obs.ObserveInt64(o.inst.Objects, int64(n), c.resourceAttrs.Observe()...)
+		}
+	}
+	leader := int64(0)
+	if o.leader.Load() {
+		leader = 1
+	}
+	obs.ObserveInt64(o.inst.Leader, leader)
+	return nil
+}
+
+// Run starts serving metrics and probes, then (on the leader, if leader
+// election is on) runs startup activities, watches, workers, timers, daemons
+// and background activities until ctx ends. Shutdown happens in this order:
+//
+//  1. stop intake (watches and the queue stop taking work);
+//  2. let running handlers finish, up to GracefulShutdownTimeout, then
+//     cancel them;
+//  3. cancel daemons, timers and background activities and wait for them
+//     (each up to its cancellation timeout);
+//  4. run cleanup activities; flush and shut down telemetry; stop serving.
+//
+// Run returns nil after a clean shutdown, ErrLeadershipLost if the lease was
+// lost, or the error that stopped it. It can be called once.
+func (o *Operator) Run(ctx context.Context) error {
+	o.mu.Lock()
+	if o.started {
+		o.mu.Unlock()
+		return ErrStarted
+	}
+	o.started = true
+	o.mu.Unlock()
+
+	srv, err := server.New(o.opts.Server, o.tel.Routes(), server.Routes{
+		"/healthz": o.probes.Handler(probes.Liveness),
+		"/readyz":  o.probes.Handler(probes.Readiness),
+	})
+	if err != nil {
+		o.shutdownTelemetry()
+		return err
+	}
+	srvCtx, stopSrv := context.WithCancel(context.Background())
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Start(srvCtx) }()
+	if a := srv.MetricsAddr(); a != "" {
+		o.log.Info("serving telemetry", "address", a, "exporters", o.tel.Exporters())
+	}
+
+	if o.opts.LeaderElect {
+		err = o.runWithLeaderElection(ctx)
+	} else {
+		o.leader.Store(true)
+		err = o.runLeader(ctx)
+	}
+	o.shutdownTelemetry()
+	stopSrv()
+	if serr := <-srvDone; serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (o *Operator) shutdownTelemetry() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if o.ownTel {
+		if err := o.tel.Shutdown(ctx); err != nil {
+			o.log.Error("shut down telemetry", "error", err)
+		}
+		return
+	}
+	_ = o.tel.ForceFlush(ctx)
+}
+
+func (o *Operator) runWithLeaderElection(ctx context.Context) error {
+	host, _ := os.Hostname()
+	identity := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metaFor(o.opts.LeaderElectionID, o.opts.LeaderElectionNamespace),
+		Client:     o.kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
+	}
+	var runErr error
+	var led atomic.Bool
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   o.opts.LeaseDuration,
+		RenewDeadline:   o.opts.RenewDeadline,
+		RetryPeriod:     o.opts.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            o.opts.LeaderElectionID,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(lctx context.Context) {
+				led.Store(true)
+				o.leader.Store(true)
+				o.log.Info("became leader", "identity", identity)
+				runErr = o.runLeader(lctx)
+			},
+			OnStoppedLeading: func() { o.leader.Store(false) },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
+	le.Run(ctx) // returns when ctx ends or leadership is lost
+	o.leader.Store(false)
+	if runErr != nil {
+		return runErr
+	}
+	if led.Load() && ctx.Err() == nil {
+		return ErrLeadershipLost
+	}
+	return nil
+}
+
+// runLeader is the leader's whole life: it returns after shutdown steps 1-4a.
+func (o *Operator) runLeader(ctx context.Context) error {
+	o.workCtx, o.cancelWork = context.WithCancel(context.Background())
+	o.runCtx, o.cancelRun = context.WithCancel(context.Background())
+	defer o.cancelWork()
+	defer o.cancelRun()
+
+	for _, a := range o.startup {
+		if err := o.runActivity(ctx, a); err != nil {
+			return fmt.Errorf("startup activity %q: %w", a.id, err)
+		}
+	}
+	o.mu.Lock()
+	cs := make([]*controller, 0, len(o.order))
+	for _, r := range o.order {
+		cs = append(cs, o.controllers[r])
+	}
+	o.mu.Unlock()
+
+	for _, c := range cs {
+		if err := c.start(ctx); err != nil {
+			return err
+		}
+	}
+	for _, c := range cs {
+		if !c.waitSynced(ctx) {
+			break // ctx ended first
+		}
+	}
+	if ctx.Err() == nil {
+		o.synced.Store(true)
+		o.log.Info("caches synced, handling", "resources", len(cs))
+	}
+	var workers sync.WaitGroup
+	for _, c := range cs {
+		c.runWorkers(&workers)
+	}
+	for _, a := range o.background {
+		o.startBackground(a)
+	}
+
+	<-ctx.Done()
+	o.log.Info("shutting down")
+	// 1. stop intake.
+	for _, c := range cs {
+		c.stopIntake()
+	}
+	// 2. let running handlers finish within the deadline, then cancel them.
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(o.opts.GracefulShutdownTimeout):
+		o.log.Warn("handlers still running at the graceful-shutdown deadline; cancelling them")
+		o.cancelWork()
+		<-done
+	}
+	// 3. cancel daemons, timers and background activities, and wait.
+	o.cancelRun()
+	for _, c := range cs {
+		c.stopAllRunners()
+	}
+	o.runners.Wait()
+	// 4. cleanup activities.
+	cctx, cancel := context.WithTimeout(context.Background(), o.opts.GracefulShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, a := range o.cleanup {
+		if err := o.runActivity(cctx, a); err != nil {
+			errs = append(errs, fmt.Errorf("cleanup activity %q: %w", a.id, err))
+		}
+	}
+	o.synced.Store(false)
+	return errors.Join(errs...)
+}
+
+// runActivity runs a startup or cleanup function with panic recovery and
+// records it as cause=activity.
+func (o *Operator) runActivity(ctx context.Context, a activity) error {
+	rec := o.activityRecorder(a.id)
+	start := time.Now()
+	err := safeActivity(withHandlerValues(ctx, o.meter, o.log.With("activity", a.id), nil), a.fn)
+	rec.record(ctx, classify(err), time.Since(start), false)
+	return err
+}
+
+func safeActivity(ctx context.Context, fn Activity) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{v: r}
+		}
+	}()
+	return fn(ctx)
+}
