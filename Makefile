@@ -8,7 +8,7 @@ export OPTEL_BIN_DIR := $(BIN)
 
 DEMO_ARGS ?=
 
-.PHONY: all build test unit vet fmt-check tools prometheus otelcol demo bench docs clean
+.PHONY: all build test unit vet fmt-check tools prometheus otelcol controlplane demo bench docs clean
 
 all: build
 
@@ -16,7 +16,10 @@ build:
 	$(GO) build ./...
 
 ## tools: the real peers the tests run against (see ../shared/TESTBED.md)
-tools: prometheus otelcol
+tools: prometheus otelcol controlplane
+
+## controlplane: kube-apiserver and etcd built from Go modules into bin/
+controlplane: $(BIN)/kube-apiserver $(BIN)/etcd
 
 prometheus: /usr/bin/prometheus /usr/bin/promtool
 /usr/bin/prometheus /usr/bin/promtool:
@@ -31,6 +34,16 @@ $(BIN)/otelcol: hack/otelcol/main.go hack/otelcol/go.mod hack/otelcol/go.sum
 	@mkdir -p $(BIN)
 	@hack/progress.sh "building OpenTelemetry Collector from Go modules (cold ~2 min, warm seconds)" \
 		bash -c 'cd hack/otelcol && $(GO) build -o $(BIN)/otelcol .'
+
+$(BIN)/etcd: hack/etcd/main.go hack/etcd/go.mod hack/etcd/go.sum
+	@mkdir -p $(BIN)
+	@hack/progress.sh "building etcd from Go modules (cold ~1 min, warm seconds)" \
+		bash -c 'cd hack/etcd && $(GO) build -o $(BIN)/etcd .'
+
+$(BIN)/kube-apiserver: hack/kube-apiserver/main.go hack/kube-apiserver/go.mod hack/kube-apiserver/go.sum
+	@mkdir -p $(BIN)
+	@hack/progress.sh "building kube-apiserver from k8s.io/kubernetes (cold ~10-15 min on 2 cores, warm seconds)" \
+		bash -c 'cd hack/kube-apiserver && $(GO) build -o $(BIN)/kube-apiserver .'
 
 $(BIN)/standalone: FORCE
 	@mkdir -p $(BIN)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -105,10 +104,9 @@ func (c *controller) start(ctx context.Context) error {
 	infCtx, cancel := context.WithCancel(context.Background())
 	c.stopInf = cancel
 	for _, ns := range namespaces {
-		inf := dynamicinformer.NewFilteredDynamicInformer(c.op.dyn, c.res, ns, 0, cache.Indexers{}, nil).Informer()
+		inf := cache.NewSharedIndexInformer(c.countingListWatch(ns), &unstructured.Unstructured{}, 0, cache.Indexers{})
 		if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			c.op.inst.WatchRestarts.Add(context.Background(), 1, c.resourceAttrs.Add()...)
-			c.op.log.Warn("watch ended with an error; re-listing and re-watching", "resource", c.name, "error", err)
+			c.op.log.Warn("watch failed; re-listing and re-watching", "resource", c.name, "error", err)
 		}); err != nil {
 			cancel()
 			return fmt.Errorf("watch %s: %w", c.name, err)

@@ -215,6 +215,7 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	}
 	var runErr error
 	var led atomic.Bool
+	leaderDone := make(chan struct{})
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   o.opts.LeaseDuration,
@@ -224,6 +225,7 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 		Name:            o.opts.LeaderElectionID,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(lctx context.Context) {
+				defer close(leaderDone)
 				led.Store(true)
 				o.leader.Store(true)
 				o.log.Info("became leader", "identity", identity)
@@ -237,6 +239,11 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	}
 	le.Run(ctx) // returns when ctx ends or leadership is lost
 	o.leader.Store(false)
+	if led.Load() {
+		// client-go runs OnStartedLeading in its own goroutine and does not
+		// wait for it: wait here so shutdown completes before Run returns.
+		<-leaderDone
+	}
 	if runErr != nil {
 		return runErr
 	}

@@ -572,3 +572,7 @@ func must(t *testing.T, err error) {
 }
 
 func attrKey(k string) attribute.Key { return attribute.Key(k) }
+
+func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
+	return unstructured.NestedString(obj, fields...)
+}

@@ -1,0 +1,91 @@
+package operator
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+)
+
+// countingListWatch lists and watches through the dynamic client and counts
+// watch restarts: a watch that could not be established, one that ended
+// before its requested timeout (the connection dropped, the API server
+// restarted), or one that delivered an ERROR event (410 Gone). client-go
+// retries most of these internally without telling anyone; counting at the
+// source makes them visible as optel.watch.restarts.
+func (c *controller) countingListWatch(ns string) *cache.ListWatch {
+	ri := c.op.dyn.Resource(c.res).Namespace(ns)
+	restart := func() { c.op.inst.WatchRestarts.Add(context.Background(), 1, c.resourceAttrs.Add()...) }
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return ri.List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			w, err := ri.Watch(ctx, opts)
+			if err != nil {
+				restart()
+				return nil, err
+			}
+			var timeout time.Duration
+			if opts.TimeoutSeconds != nil {
+				timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
+			}
+			return newWatchMonitor(w, timeout, restart), nil
+		},
+	}
+}
+
+// watchMonitor forwards a watch's events and reports an abnormal end.
+type watchMonitor struct {
+	inner watch.Interface
+	out   chan watch.Event
+	stop  chan struct{}
+	once  sync.Once
+}
+
+func newWatchMonitor(w watch.Interface, timeout time.Duration, restart func()) *watchMonitor {
+	m := &watchMonitor{inner: w, out: make(chan watch.Event), stop: make(chan struct{})}
+	start := time.Now()
+	go func() {
+		defer close(m.out)
+		errored := false
+		for {
+			select {
+			case <-m.stop:
+				return
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					// A watch that reached its own timeout ended normally.
+					early := timeout == 0 || time.Since(start) < timeout-time.Second
+					if early && !errored {
+						restart()
+					}
+					return
+				}
+				if ev.Type == watch.Error && !errored {
+					errored = true
+					restart()
+				}
+				select {
+				case m.out <- ev:
+				case <-m.stop:
+					return
+				}
+			}
+		}
+	}()
+	return m
+}
+
+func (m *watchMonitor) Stop() {
+	m.once.Do(func() {
+		close(m.stop)
+		m.inner.Stop()
+	})
+}
+
+func (m *watchMonitor) ResultChan() <-chan watch.Event { return m.out }
