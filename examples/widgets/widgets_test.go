@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/optel-dev/optel/controlplane"
+	"github.com/optel-dev/optel/internal/testpeers"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "optel-widgets")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "widgets")
+	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build widgets: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startWidgets runs the demo binary and stops it with SIGTERM at cleanup,
+// expecting exit status 0.
+func startWidgets(t *testing.T, env []string, args ...string) (addr string, out *syncBuf) {
+	t.Helper()
+	addr = testpeers.FreeAddr(t)
+	out = &syncBuf{}
+	cmd := exec.Command(binary, append([]string{"--metrics-bind-address=" + addr, "--timer-interval=200ms"}, args...)...)
+	cmd.Env = append(withoutKubeconfig(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("widgets did not exit cleanly: %v\n%s", err, out)
+			}
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("widgets ignored SIGTERM\n%s", out)
+		}
+	})
+	return addr, out
+}
+
+func withoutKubeconfig() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBECONFIG=") && !strings.HasPrefix(kv, "OTEL_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestRealPrometheusScrapesWidgetsOperator runs the demo against a real API
+// server from KUBECONFIG and checks, through a real Prometheus, that every
+// kind of handler ran and is visible.
+func TestRealPrometheusScrapesWidgetsOperator(t *testing.T) {
+	cp := controlplane.StartForTest(t, controlplane.Options{})
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := cp.WriteKubeconfig(kc); err != nil {
+		t.Fatal(err)
+	}
+	addr, out := startWidgets(t, []string{"KUBECONFIG=" + kc}, "--demo-create", "--demo-widgets=3")
+	prom := testpeers.StartPrometheus(t, addr)
+	prom.WaitTargetsUp(t)
+	for _, q := range []string{
+		`optel_handler_invocations_total{resource="widgets.example.com",handler="provision",cause="create",outcome="success"} == 3`,
+		`optel_handler_invocations_total{handler="provision",outcome="panic"} == 0`,
+		`widgets_created_total == 3`,
+		`widgets_connections == 3`,
+		`optel_daemons_running{daemon="widgets.example.com/connection"} == 3`,
+		`optel_daemons_running{daemon="reporter"} == 1`,
+		`optel_objects{resource="widgets.example.com"} == 3`,
+		`optel_timer_lateness_seconds_count{handler="check"} > 3`,
+		`optel_leader == 1`,
+		`optel_watch_events_total{type="added"} >= 3`,
+		`optel_queue_wait_seconds_count > 0`,
+		`optel_api_requests_total{verb="PATCH",code="200"} > 0`,
+		`optel_probe_status{probe="optel-informers"} == 1 or vector(1)`,
+	} {
+		prom.WaitQuery(t, q)
+	}
+	if o, ok := testpeers.Promtool(t, []byte(scrape(t, addr))); !ok {
+		t.Errorf("promtool check metrics:\n%s", o)
+	}
+
+	// Delete one widget: the finalizer runs the delete handler, the daemon
+	// stops, and the object is really gone.
+	ri := dynamic.NewForConfigOrDie(cp.Config()).Resource(widgets).Namespace("default")
+	if err := ri.Delete(context.Background(), "widget-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	prom.WaitQuery(t, `widgets_deleted_total == 1`)
+	prom.WaitQuery(t, `widgets_connections == 2`)
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		if _, err := ri.Get(context.Background(), "widget-1", metav1.GetOptions{}); err == nil {
+			return "widget-1 still exists"
+		}
+		return ""
+	})
+	if !strings.Contains(out.String(), "metrics:      http://"+addr+"/metrics") {
+		t.Errorf("the demo did not print its URLs:\n%s", out)
+	}
+}
+
+// TestDemoWithEmbeddedControlPlane is what `make demo` runs: no KUBECONFIG,
+// so the binary starts its own control plane and shows live metrics.
+func TestDemoWithEmbeddedControlPlane(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(testpeers.BinDir(t), "kube-apiserver")); err != nil {
+		testpeers.Need(t, filepath.Join(testpeers.BinDir(t), "kube-apiserver"), "run `make tools`")
+	}
+	addr, out := startWidgets(t, []string{"OPTEL_BIN_DIR=" + testpeers.BinDir(t)})
+	testpeers.Eventually(t, 60*time.Second, func() string {
+		text := scrape(t, addr)
+		if !strings.Contains(text, "widgets_created_total 3") {
+			return "no live operator metrics yet:\n" + out.String()
+		}
+		return ""
+	})
+	if !strings.Contains(out.String(), "starting the embedded control plane") {
+		t.Errorf("did not use the embedded control plane:\n%s", out)
+	}
+}
