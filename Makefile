@@ -8,7 +8,7 @@ export OPTEL_BIN_DIR := $(BIN)
 
 DEMO_ARGS ?=
 
-.PHONY: all build test unit vet fmt-check tools prometheus otelcol controlplane demo bench docs clean
+.PHONY: all build test unit vet fmt-check tools prometheus otelcol controlplane demo demo-standalone bench docs clean
 
 all: build
 
@@ -48,6 +48,10 @@ $(BIN)/kube-apiserver: hack/kube-apiserver/main.go hack/kube-apiserver/go.mod ha
 $(BIN)/standalone: FORCE
 	@mkdir -p $(BIN)
 	$(GO) build -o $@ ./examples/standalone
+
+$(BIN)/widgets: FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./examples/widgets
 FORCE:
 
 ## test: every test, against real Prometheus and a real Collector. Under
@@ -66,11 +70,17 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## demo: the standalone telemetry demo (the operator demo replaces it once
-## the runtime lands). Extra flags: make demo DEMO_ARGS='--otlp-endpoint=...'
-demo: $(BIN)/standalone
-	@echo ">> starting the standalone demo; Ctrl-C to stop"
-	$(BIN)/standalone --telemetry-exporters=$(if $(findstring otlp-endpoint,$(DEMO_ARGS)),prometheus$(,)json$(,)otlp,prometheus$(,)json) $(DEMO_ARGS)
+## demo: the widgets operator with live telemetry. Without KUBECONFIG it
+## starts an embedded control plane (kube-apiserver + etcd from bin/); with
+## KUBECONFIG set it uses that cluster. Extra flags:
+##   make demo DEMO_ARGS='--otlp-endpoint=http://127.0.0.1:4317'
+demo: controlplane $(BIN)/widgets
+	@echo ">> starting the widgets operator demo; Ctrl-C to stop"
+	$(BIN)/widgets --telemetry-exporters=$(if $(findstring otlp-endpoint,$(DEMO_ARGS)),prometheus$(,)json$(,)otlp,prometheus$(,)json) $(if $(KUBECONFIG),--demo-create) $(DEMO_ARGS)
+
+## demo-standalone: the telemetry core alone, without Kubernetes.
+demo-standalone: $(BIN)/standalone
+	$(BIN)/standalone $(DEMO_ARGS)
 
 , := ,
 

@@ -41,9 +41,16 @@
 //
 // # operator
 //
-// Package operator (in progress) is the kopf-style runtime: handlers for
-// create, update, delete and resume, timers, per-object and operator-level
-// daemons, built on client-go and instrumented through the injected meter.
+// Package operator is the kopf-style runtime: handlers for create, update,
+// delete (through a finalizer) and resume, raw watch events, timers,
+// per-object and operator-level daemons, startup and cleanup activities, and
+// leader election, built on client-go and instrumented through the injected
+// meter.
+//
+// # controlplane
+//
+// Package controlplane starts a real kube-apiserver and etcd on loopback
+// (built from Go modules, no downloads) for tests and for the demo.
 //
 // # internal
 //

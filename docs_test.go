@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/optel-dev/optel/internal/observ"
-	"github.com/optel-dev/optel/server"
+	"github.com/optel-dev/optel/operator"
 	"github.com/optel-dev/optel/telemetry"
 )
 
@@ -49,10 +49,8 @@ func checkGenerated(t *testing.T, path, generated string) {
 
 func TestDocsConfiguration(t *testing.T) {
 	fs := pflag.NewFlagSet("optel", pflag.ContinueOnError)
-	var tf telemetry.Flags
-	tf.BindFlags(fs)
-	var so server.Options
-	so.BindFlags(fs)
+	var opts operator.Options // binds the operator, server and telemetry flags
+	opts.BindFlags(fs)
 	var b strings.Builder
 	b.WriteString("### Flags\n\n| Flag | Default | Description |\n|---|---|---|\n")
 	fs.VisitAll(func(f *pflag.Flag) {
