@@ -93,10 +93,14 @@ func (c *controller) start(ctx context.Context) error {
 			c.recorders[cause][h.id] = newRecorder(&c.op.inst, c.name, h.id, cause)
 		}
 	}
-	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: c.name, MetricsProvider: queueMetrics{inst: &c.op.inst, attrs: c.resourceAttrs}},
 	)
+	// objectCount runs at collection time, concurrently with start.
+	c.mu.Lock()
+	c.queue = queue
+	c.mu.Unlock()
 	namespaces := c.op.opts.Namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{""}
@@ -119,7 +123,9 @@ func (c *controller) start(ctx context.Context) error {
 			cancel()
 			return fmt.Errorf("watch %s: %w", c.name, err)
 		}
+		c.mu.Lock()
 		c.informers[ns] = inf
+		c.mu.Unlock()
 		go inf.RunWithContext(infCtx)
 	}
 	return nil
@@ -135,11 +141,18 @@ func (c *controller) waitSynced(ctx context.Context) bool {
 }
 
 func (c *controller) objectCount() (int, bool) {
+	c.mu.Lock()
 	if c.queue == nil {
+		c.mu.Unlock()
 		return 0, false
 	}
-	n := 0
+	infs := make([]cache.SharedIndexInformer, 0, len(c.informers))
 	for _, inf := range c.informers {
+		infs = append(infs, inf)
+	}
+	c.mu.Unlock()
+	n := 0
+	for _, inf := range infs {
 		n += len(inf.GetStore().ListKeys())
 	}
 	return n, true
