@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/optel-dev/optel/controlplane"
+	"github.com/optel-dev/optel/internal/observ"
 	"github.com/optel-dev/optel/internal/testpeers"
 )
 
@@ -134,8 +135,20 @@ func TestRealPrometheusScrapesWidgetsOperator(t *testing.T) {
 	} {
 		prom.WaitQuery(t, q)
 	}
-	if o, ok := testpeers.Promtool(t, []byte(scrape(t, addr))); !ok {
+	text := scrape(t, addr)
+	if o, ok := testpeers.Promtool(t, []byte(text)); !ok {
 		t.Errorf("promtool check metrics:\n%s", o)
+	}
+	// The operator's documented names are what a scrape shows. Retries and
+	// restarts have no data in a healthy demo, so they cannot be seen here.
+	noData := map[string]bool{observ.HandlerRetries: true, observ.WatchRestarts: true, observ.DaemonRestarts: true}
+	for _, s := range observ.Catalog {
+		if strings.HasPrefix(s.Name, "optel.telemetry.") || strings.HasPrefix(s.Name, "optel.probe.") || noData[s.Name] {
+			continue
+		}
+		if !strings.Contains(text, "# TYPE "+s.PrometheusName()+" ") {
+			t.Errorf("documented metric %s (%s) missing from the scrape", s.PrometheusName(), s.Name)
+		}
 	}
 
 	// Delete one widget: the finalizer runs the delete handler, the daemon
