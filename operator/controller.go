@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -29,8 +30,13 @@ type controller struct {
 	recorders     map[Cause]map[string]*recorder
 
 	informers map[string]cache.SharedIndexInformer // by namespace ("" = all)
-	queue     workqueue.TypedRateLimitingInterface[string]
-	stopInf   context.CancelFunc
+	// lastActivity (watch events, bookmarks, re-watches) and lastGet (a
+	// worker took an item) feed the liveness probes; unix nanoseconds.
+	lastActivity, lastGet atomic.Int64
+	queue                 workqueue.TypedRateLimitingInterface[string]
+	stopInf               context.CancelFunc
+
+	objects objectCounts // opt-in per-object counts
 
 	mu      sync.Mutex
 	state   map[string]*objState
@@ -105,6 +111,9 @@ func (c *controller) start(ctx context.Context) error {
 	if len(namespaces) == 0 {
 		namespaces = []string{""}
 	}
+	now := time.Now().UnixNano()
+	c.lastActivity.Store(now)
+	c.lastGet.Store(now)
 	infCtx, cancel := context.WithCancel(context.Background())
 	c.stopInf = cancel
 	for _, ns := range namespaces {
@@ -208,6 +217,7 @@ func (c *controller) processNext() bool {
 	if shutdown {
 		return false
 	}
+	c.lastGet.Store(time.Now().UnixNano())
 	defer c.queue.Done(key)
 	delay, err := c.process(c.op.workCtx, key)
 	switch {
@@ -253,6 +263,7 @@ func (c *controller) forget(key string) {
 	c.mu.Lock()
 	delete(c.state, key)
 	c.mu.Unlock()
+	c.forgetObjectCounts(key)
 }
 
 // process handles one key and returns a retry delay (0 when done) or an
@@ -441,6 +452,11 @@ func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *Event) erro
 	oc := classify(err)
 	if rec := c.recorder(ev.Cause, h.id); rec != nil {
 		rec.record(ctx, oc, time.Since(start), ev.Retry > 0)
+	}
+	if c.op.opts.PerObjectMetrics && ev.Object != nil {
+		if key, kerr := cache.MetaNamespaceKeyFunc(ev.Object); kerr == nil {
+			c.countObject(ev.Object.GetNamespace(), ev.Object.GetName(), key, h.id, ev.Cause, oc)
+		}
 	}
 	if err != nil {
 		lvl := slog.LevelWarn

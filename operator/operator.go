@@ -44,8 +44,9 @@ type Operator struct {
 	cleanup     []activity
 	background  []activity
 
-	leader atomic.Bool
-	synced atomic.Bool
+	leader      atomic.Bool
+	synced      atomic.Bool
+	leaderSince atomic.Int64 // unix nanoseconds; 0 before leading
 
 	// workCtx bounds running handlers; it is cancelled only after the
 	// graceful-shutdown deadline. runCtx bounds daemons, timers and
@@ -94,7 +95,7 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	if o.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, o.failNew(fmt.Errorf("create clientset: %w", err))
 	}
-	if _, err := o.tel.Meter(observ.ScopeName).RegisterCallback(o.observe, o.inst.Objects, o.inst.Leader); err != nil {
+	if _, err := o.tel.Meter(observ.ScopeName).RegisterCallback(o.observe, o.inst.Objects, o.inst.Leader, o.inst.ObjectHandlerInvocations); err != nil {
 		return nil, o.failNew(err)
 	}
 	if err := o.registerBuiltinProbes(); err != nil {
@@ -133,6 +134,7 @@ func (o *Operator) observe(_ context.Context, obs metric.Observer) error {
 		if n, ok := c.objectCount(); ok {
 			obs.ObserveInt64(o.inst.Objects, int64(n), c.resourceAttrs.Observe()...)
 		}
+		c.observeObjects(obs, o.inst.ObjectHandlerInvocations)
 	}
 	leader := int64(0)
 	if o.leader.Load() {
@@ -255,6 +257,7 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 
 // runLeader is the leader's whole life: it returns after shutdown steps 1-4a.
 func (o *Operator) runLeader(ctx context.Context) error {
+	o.leaderSince.Store(time.Now().UnixNano())
 	o.workCtx, o.cancelWork = context.WithCancel(context.Background())
 	o.runCtx, o.cancelRun = context.WithCancel(context.Background())
 	defer o.cancelWork()

@@ -444,6 +444,14 @@ func TestErrorKindsAndRetries(t *testing.T) {
 	if n.get("permanent") != 1 {
 		t.Errorf("permanent error retried: ran %d times", n.get("permanent"))
 	}
+	// The same outcomes through the Prometheus rendering.
+	text := e.scrape()
+	for k, v := range want {
+		line := fmt.Sprintf(`optel_handler_invocations_total{cause="create",handler=%q,outcome=%q,resource="gadgets.test.optel.dev"} %v`, k[0], k[1], v)
+		if !strings.Contains(text, line) {
+			t.Errorf("scrape lacks %s", line)
+		}
+	}
 	if got := e.counter("optel.handler.retries", map[string]string{"handler": "plain"}); got != 2 {
 		t.Errorf("retries{plain} = %v, want 2", got)
 	}
@@ -561,6 +569,68 @@ func TestTimerDaemonAndBackground(t *testing.T) {
 	e.stop()
 	if n.get("background-cancelled") != 1 || n.get("startup") != 1 || n.get("cleanup") != 1 {
 		t.Errorf("lifecycle counts %v", n.String())
+	}
+}
+
+func TestFilters(t *testing.T) {
+	e := newEnv(t, operator.Options{})
+	var n counts
+	must(t, e.op.OnCreate(gadgets, "labelled", func(_ context.Context, ev *operator.Event) error {
+		n.inc("labelled/" + ev.Object.GetName())
+		return nil
+	}, operator.WithLabelSelector("tier in (web),env!=dev")))
+	must(t, e.op.OnCreate(gadgets, "big", func(_ context.Context, ev *operator.Event) error {
+		n.inc("big/" + ev.Object.GetName())
+		return nil
+	}, operator.When(func(obj *unstructured.Unstructured) bool {
+		size, _, _ := unstructured.NestedInt64(obj.Object, "spec", "size")
+		return size > 10
+	})))
+	must(t, e.op.OnCreate(gadgets, "all", func(_ context.Context, ev *operator.Event) error {
+		n.inc("all/" + ev.Object.GetName())
+		return nil
+	}))
+	if err := e.op.OnCreate(gadgets, "bad", func(context.Context, *operator.Event) error { return nil }, operator.WithLabelSelector("tier in (")); err == nil {
+		t.Error("malformed label selector accepted")
+	}
+	if err := e.op.OnCreate(gadgets, "all", func(context.Context, *operator.Event) error { return nil }); !errors.Is(err, operator.ErrDuplicateHandler) {
+		t.Errorf("duplicate id: %v", err)
+	}
+	e.start()
+	for _, o := range []struct {
+		name   string
+		labels map[string]any
+		size   int64
+	}{
+		{"web-prod", map[string]any{"tier": "web", "env": "prod"}, 1},
+		{"web-dev", map[string]any{"tier": "web", "env": "dev"}, 20},
+		{"db", map[string]any{"tier": "db"}, 5},
+	} {
+		_, err := e.dc.Namespace(e.ns).Create(context.Background(), &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "test.optel.dev/v1", "kind": "Gadget",
+			"metadata": map[string]any{"name": o.name, "labels": o.labels},
+			"spec":     map[string]any{"size": o.size},
+		}}, metav1.CreateOptions{})
+		must(t, err)
+	}
+	// Another namespace is outside Options.Namespaces.
+	other := newEnv(t, operator.Options{})
+	other.create("elsewhere", map[string]any{"size": int64(50)})
+	eventually(t, func() string {
+		if n.get("all/web-prod")+n.get("all/web-dev")+n.get("all/db") != 3 {
+			return n.String()
+		}
+		return ""
+	})
+	time.Sleep(200 * time.Millisecond)
+	want := map[string]int{"labelled/web-prod": 1, "labelled/web-dev": 0, "labelled/db": 0, "big/web-dev": 1, "big/web-prod": 0, "big/db": 0, "all/elsewhere": 0}
+	for k, v := range want {
+		if got := n.get(k); got != v {
+			t.Errorf("%s = %d, want %d", k, got, v)
+		}
+	}
+	if err := e.op.OnCreate(gadgets, "late", func(context.Context, *operator.Event) error { return nil }); !errors.Is(err, operator.ErrStarted) {
+		t.Errorf("registration after Run: %v, want ErrStarted", err)
 	}
 }
 

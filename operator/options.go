@@ -27,6 +27,9 @@ const (
 	DefaultRenewDeadline           = 10 * time.Second
 	DefaultRetryPeriod             = 2 * time.Second
 	DefaultAnnotationPrefix        = "optel.dev"
+	DefaultWatchSilenceThreshold   = 15 * time.Minute
+	DefaultQueueStallThreshold     = 5 * time.Minute
+	DefaultCacheSyncTimeout        = 2 * time.Minute
 )
 
 // Options are the operator's top-level settings. Bind them to flags with
@@ -67,6 +70,24 @@ type Options struct {
 	// Default "optel.dev".
 	AnnotationPrefix string
 
+	// WatchSilenceThreshold fails the "optel-watch" liveness probe when a
+	// watch has shown no activity (event, bookmark or re-watch) for this
+	// long while its cache holds objects. client-go re-opens healthy watches
+	// every 5-10 minutes, so silence beyond that means a stuck watch.
+	// Default 15m.
+	WatchSilenceThreshold time.Duration
+	// QueueStallThreshold fails the "optel-queue" liveness probe when work is
+	// queued but no worker has taken an item for this long. Default 5m.
+	QueueStallThreshold time.Duration
+	// CacheSyncTimeout fails the "optel-informers-sync" liveness probe when
+	// the leader's caches have not synced this long after it started.
+	// Default 2m.
+	CacheSyncTimeout time.Duration
+	// PerObjectMetrics adds optel.object.handler.invocations, with namespace
+	// and name attributes. Its series are dropped when the object is
+	// deleted. Off by default: per-object series multiply cardinality.
+	PerObjectMetrics bool
+
 	// Server configures the metrics and health listeners.
 	Server server.Options
 	// TelemetryFlags are the telemetry flags; used when Telemetry is nil.
@@ -93,6 +114,7 @@ const (
 	FlagLeaderElect             = "leader-elect"
 	FlagLeaderElectionNamespace = "leader-election-namespace"
 	FlagLeaderElectionID        = "leader-election-id"
+	FlagPerObjectMetrics        = "per-object-metrics"
 )
 
 // BindFlags binds the operator, server and telemetry flags.
@@ -105,6 +127,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, FlagLeaderElect, false, "Run handlers, timers and daemons on the elected leader only (a Lease). Probes and metrics serve on every replica.")
 	fs.StringVar(&o.LeaderElectionNamespace, FlagLeaderElectionNamespace, "", "Namespace of the leader-election Lease. Default: $POD_NAMESPACE, else default.")
 	fs.StringVar(&o.LeaderElectionID, FlagLeaderElectionID, "", "Name of the leader-election Lease. Default: the operator name.")
+	fs.BoolVar(&o.PerObjectMetrics, FlagPerObjectMetrics, false, "Also count handler runs per object (optel.object.handler.invocations); series are dropped when the object is deleted.")
 	o.Server.BindFlags(fs)
 	o.TelemetryFlags.BindFlags(fs)
 }
@@ -145,6 +168,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.RetryPeriod <= 0 {
 		o.RetryPeriod = DefaultRetryPeriod
+	}
+	if o.WatchSilenceThreshold <= 0 {
+		o.WatchSilenceThreshold = DefaultWatchSilenceThreshold
+	}
+	if o.QueueStallThreshold <= 0 {
+		o.QueueStallThreshold = DefaultQueueStallThreshold
+	}
+	if o.CacheSyncTimeout <= 0 {
+		o.CacheSyncTimeout = DefaultCacheSyncTimeout
 	}
 	if o.AnnotationPrefix == "" {
 		o.AnnotationPrefix = DefaultAnnotationPrefix

@@ -20,6 +20,7 @@ import (
 func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 	ri := c.op.dyn.Resource(c.res).Namespace(ns)
 	restart := func() { c.op.inst.WatchRestarts.Add(context.Background(), 1, c.resourceAttrs.Add()...) }
+	active := func() { c.lastActivity.Store(time.Now().UnixNano()) }
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return ri.List(ctx, opts)
@@ -34,7 +35,8 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 			if opts.TimeoutSeconds != nil {
 				timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
 			}
-			return newWatchMonitor(w, timeout, restart), nil
+			active()
+			return newWatchMonitor(w, timeout, restart, active), nil
 		},
 	}
 }
@@ -47,7 +49,7 @@ type watchMonitor struct {
 	once  sync.Once
 }
 
-func newWatchMonitor(w watch.Interface, timeout time.Duration, restart func()) *watchMonitor {
+func newWatchMonitor(w watch.Interface, timeout time.Duration, restart, active func()) *watchMonitor {
 	m := &watchMonitor{inner: w, out: make(chan watch.Event), stop: make(chan struct{})}
 	start := time.Now()
 	go func() {
@@ -66,6 +68,7 @@ func newWatchMonitor(w watch.Interface, timeout time.Duration, restart func()) *
 					}
 					return
 				}
+				active()
 				if ev.Type == watch.Error && !errored {
 					errored = true
 					restart()

@@ -41,6 +41,8 @@ const (
 	Leader             = "optel.leader"
 	APIRequests        = "optel.api.requests"
 	APIDuration        = "optel.api.duration"
+
+	ObjectHandlerInvocations = "optel.object.handler.invocations"
 )
 
 // Attribute keys used by optel's own instruments.
@@ -56,6 +58,8 @@ const (
 	AttrDaemon    = attribute.Key("daemon")
 	AttrVerb      = attribute.Key("verb")
 	AttrCode      = attribute.Key("code")
+	AttrNamespace = attribute.Key("namespace")
+	AttrName      = attribute.Key("name")
 )
 
 // Spec describes one instrument for documentation and tests.
@@ -88,6 +92,7 @@ var Catalog = []Spec{
 	{Leader, "gauge", "", "1 while this replica is the leader (or leader election is off), else 0.", nil},
 	{APIRequests, "counter", "{request}", "Kubernetes API requests by HTTP verb and status code (code is \"error\" when no response arrived).", []attribute.Key{AttrVerb, AttrCode}},
 	{APIDuration, "histogram", "s", "Kubernetes API request latency until response headers.", []attribute.Key{AttrVerb}},
+	{ObjectHandlerInvocations, "counter", "{invocation}", "Opt-in (--per-object-metrics): handler runs per object and outcome. Series are dropped when the object is deleted.", []attribute.Key{AttrResource, AttrNamespace, AttrName, AttrHandler, AttrCause, AttrOutcome}},
 }
 
 // PrometheusName is the name the pinned Prometheus translation
@@ -176,6 +181,8 @@ type Operator struct {
 	Leader             metric.Int64ObservableGauge
 	APIRequests        metric.Int64Counter
 	APIDuration        metric.Float64Histogram
+
+	ObjectHandlerInvocations metric.Int64ObservableCounter
 }
 
 // NewOperator creates the operator runtime's instruments on m. The two
@@ -222,5 +229,9 @@ func NewOperator(m metric.Meter) (Operator, error) {
 	o.Leader = gauge(Leader)
 	o.APIRequests = counter(APIRequests)
 	o.APIDuration = hist(APIDuration)
+	s := spec(ObjectHandlerInvocations)
+	var err error
+	o.ObjectHandlerInvocations, err = m.Int64ObservableCounter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
+	errs = append(errs, err)
 	return o, errors.Join(errs...)
 }
