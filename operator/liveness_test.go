@@ -3,6 +3,7 @@ package operator_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -94,8 +95,8 @@ func TestLivenessWatchSilence(t *testing.T) {
 	})
 	e.setSpec("quiet", "v", "poke")
 	eventually(t, func() string {
-		if code, _ := e.health(probes.Liveness); code != 200 {
-			return "liveness did not recover after a watch event"
+		if code, checks := e.health(probes.Liveness); code != 200 {
+			return fmt.Sprintf("liveness did not recover after a watch event: %v", checks)
 		}
 		return ""
 	})

@@ -150,6 +150,9 @@ func (e *env) stop() {
 
 func (e *env) create(name string, spec map[string]any) {
 	e.t.Helper()
+	if spec == nil {
+		spec = map[string]any{}
+	}
 	_, err := e.dc.Namespace(e.ns).Create(context.Background(), &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "test.optel.dev/v1", "kind": "Gadget",
 		"metadata": map[string]any{"name": name},
@@ -170,7 +173,9 @@ func (e *env) setSpec(name, field string, v any) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_ = unstructured.SetNestedField(obj.Object, v, "spec", field)
+	if err := unstructured.SetNestedField(obj.Object, v, "spec", field); err != nil {
+		e.t.Fatal(err)
+	}
 	if _, err := e.dc.Namespace(e.ns).Update(context.Background(), obj, metav1.UpdateOptions{}); err != nil {
 		if apierrors.IsConflict(err) {
 			e.setSpec(name, field, v)
