@@ -84,9 +84,11 @@ demo-standalone: $(BIN)/standalone
 
 , := ,
 
-## bench: benchmarks beside the hot paths, with their anchors.
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+## bench: benchmarks beside the hot paths, with their anchors in the same
+## run; the operator throughput benchmark runs on the embedded control plane.
+bench: controlplane
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./telemetry ./exporters/...
+	$(GO) test -run='^$$' -bench=EventThroughput -benchtime=6x ./operator
 
 ## docs: regenerate docs/configuration.md and docs/metrics.md from the code.
 docs:
