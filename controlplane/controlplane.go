@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,6 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/optel-dev/optel/internal/child"
 )
 
 // Built-in users. Admin is in system:masters; Unprivileged is authenticated
@@ -350,9 +351,8 @@ func (c *ControlPlane) Stop() error {
 
 // proc is a child process with its log file.
 type proc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
+	*child.Process
+	log string
 }
 
 func startProc(bin, logPath string, args ...string) (*proc, error) {
@@ -360,31 +360,16 @@ func startProc(bin, logPath string, args ...string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
+	c, err := child.Start(bin, f, args...)
+	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
+		return nil, err
 	}
-	p := &proc{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
+	go func() { <-c.Done(); f.Close() }()
+	return &proc{Process: c, log: logPath}, nil
 }
 
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *proc) stop() { p.Stop(10 * time.Second) }
 
 func (p *proc) tail() string {
 	b, _ := os.ReadFile(p.log)
@@ -399,17 +384,15 @@ func waitFor(ctx context.Context, timeout time.Duration, p *proc, ready func() e
 	defer cancel()
 	var last error
 	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited during start-up: %s", filepath.Base(p.cmd.Path), p.tail())
-		default:
+		if p.Exited() {
+			return fmt.Errorf("%s exited during start-up: %s", p.Name(), p.tail())
 		}
 		if last = ready(); last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %v (last: %v)\n%s", filepath.Base(p.cmd.Path), ctx.Err(), last, p.tail())
+			return fmt.Errorf("%s not ready: %v (last: %v)\n%s", p.Name(), ctx.Err(), last, p.tail())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

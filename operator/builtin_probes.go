@@ -75,11 +75,5 @@ func (o *Operator) liveControllers() []*controller {
 	if !o.leader.Load() || !o.synced.Load() {
 		return nil
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	cs := make([]*controller, 0, len(o.order))
-	for _, r := range o.order {
-		cs = append(cs, o.controllers[r])
-	}
-	return cs
+	return o.controllerList()
 }

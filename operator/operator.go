@@ -123,13 +123,19 @@ func (o *Operator) Meter() metric.Meter { return o.meter }
 // IsLeader reports whether this replica runs handlers now.
 func (o *Operator) IsLeader() bool { return o.leader.Load() }
 
-func (o *Operator) observe(_ context.Context, obs metric.Observer) error {
+// controllerList snapshots the controllers in registration order.
+func (o *Operator) controllerList() []*controller {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	cs := make([]*controller, 0, len(o.order))
 	for _, r := range o.order {
 		cs = append(cs, o.controllers[r])
 	}
-	o.mu.Unlock()
+	return cs
+}
+
+func (o *Operator) observe(_ context.Context, obs metric.Observer) error {
+	cs := o.controllerList()
 	for _, c := range cs {
 		if n, ok := c.objectCount(); ok {
 			obs.ObserveInt64(o.inst.Objects, int64(n), c.resourceAttrs.Observe()...)
@@ -268,12 +274,7 @@ func (o *Operator) runLeader(ctx context.Context) error {
 			return fmt.Errorf("startup activity %q: %w", a.id, err)
 		}
 	}
-	o.mu.Lock()
-	cs := make([]*controller, 0, len(o.order))
-	for _, r := range o.order {
-		cs = append(cs, o.controllers[r])
-	}
-	o.mu.Unlock()
+	cs := o.controllerList()
 
 	for _, c := range cs {
 		if err := c.start(ctx); err != nil {

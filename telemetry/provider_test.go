@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -19,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/optel-dev/optel/exporters/jsonexp"
+	"github.com/optel-dev/optel/internal/testpeers"
 	"github.com/optel-dev/optel/telemetry"
 )
 
@@ -291,7 +291,7 @@ func TestShutdownIsIdempotent(t *testing.T) {
 }
 
 func TestConsoleExporterWrites(t *testing.T) {
-	var out syncBuf
+	var out testpeers.SyncBuffer
 	tp := newProvider(t, telemetry.WithExporters("console"), telemetry.WithConsoleWriter(&out))
 	c, _ := tp.Meter("t").Int64Counter("console.things", metric.WithDescription("d"))
 	c.Add(context.Background(), 5)
@@ -301,21 +301,4 @@ func TestConsoleExporterWrites(t *testing.T) {
 	if s := out.String(); !strings.Contains(s, `"console.things"`) || !strings.Contains(s, `"Value":5`) {
 		t.Errorf("console output lacks the counter:\n%s", s)
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,17 +20,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "optel-standalone")
+	bin, cleanup, err := testpeers.BuildBinary("standalone")
 	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "standalone")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build standalone: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -40,32 +35,15 @@ func TestMain(m *testing.M) {
 type demo struct {
 	addr   string
 	cmd    *exec.Cmd
-	stdout *lines
-	stderr *lines
+	stdout *testpeers.SyncBuffer
+	stderr *testpeers.SyncBuffer
 	done   chan error
-}
-
-type lines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startDemo(t *testing.T, env []string, args ...string) *demo {
 	t.Helper()
 	addr := testpeers.FreeAddr(t)
-	d := &demo{addr: addr, stdout: &lines{}, stderr: &lines{}, done: make(chan error, 1)}
+	d := &demo{addr: addr, stdout: &testpeers.SyncBuffer{}, stderr: &testpeers.SyncBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(binary, append([]string{"--metrics-bind-address=" + addr, "--demo-tick=50ms"}, args...)...)
 	d.cmd.Env = append(cleanEnv(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,43 +24,23 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "optel-widgets")
+	bin, cleanup, err := testpeers.BuildBinary("widgets")
 	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "widgets")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build widgets: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startWidgets runs the demo binary and stops it with SIGTERM at cleanup,
 // expecting exit status 0.
-func startWidgets(t *testing.T, env []string, args ...string) (addr string, out *syncBuf) {
+func startWidgets(t *testing.T, env []string, args ...string) (addr string, out *testpeers.SyncBuffer) {
 	t.Helper()
 	addr = testpeers.FreeAddr(t)
-	out = &syncBuf{}
+	out = &testpeers.SyncBuffer{}
 	cmd := exec.Command(binary, append([]string{"--metrics-bind-address=" + addr, "--timer-interval=200ms"}, args...)...)
 	cmd.Env = append(withoutKubeconfig(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -140,8 +119,9 @@ func TestRealPrometheusScrapesWidgetsOperator(t *testing.T) {
 		t.Errorf("promtool check metrics:\n%s", o)
 	}
 	// The operator's documented names are what a scrape shows. Retries and
-	// restarts have no data in a healthy demo, so they cannot be seen here.
-	noData := map[string]bool{observ.HandlerRetries: true, observ.WatchRestarts: true, observ.DaemonRestarts: true}
+	// restarts have no data in a healthy demo, and per-object counts are
+	// opt-in (operator.TestPerObjectMetrics checks that name).
+	noData := map[string]bool{observ.HandlerRetries: true, observ.WatchRestarts: true, observ.DaemonRestarts: true, observ.ObjectHandlerInvocations: true}
 	for _, s := range observ.Catalog {
 		if strings.HasPrefix(s.Name, "optel.telemetry.") || strings.HasPrefix(s.Name, "optel.probe.") || noData[s.Name] {
 			continue

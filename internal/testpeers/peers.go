@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/optel-dev/optel/internal/child"
 )
 
 // Need fails (CI=true) or skips the test when a peer binary is missing.
@@ -75,67 +77,59 @@ func FreeAddr(t testing.TB) string {
 
 // process is a started peer whose output is kept for failure messages.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
+	*child.Process
+	out *SyncBuffer
 }
 
 func start(t testing.TB, name string, args ...string) *process {
 	t.Helper()
-	p := &process{name: filepath.Base(name), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(name, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+	out := &SyncBuffer{}
+	c, err := child.Start(name, out, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	return p
+	return &process{Process: c, out: out}
 }
 
-// stop sends SIGTERM, then SIGKILL after 5s, and waits.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *process) stop()        { p.Stop(5 * time.Second) }
+func (p *process) exited() bool { return p.Exited() }
 
 // Output is what the process printed so far.
 func (p *process) Output() string { return p.out.String() }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process writing and a test
+// reading at once.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// BuildBinary builds the main package in the current directory (with the
+// race detector) into a temporary directory and returns its path and a
+// cleanup function. For TestMain of example programs.
+func BuildBinary(name string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "optel-"+name)
+	if err != nil {
+		return "", nil, err
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("build %s: %v\n%s", name, err, out)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
 // Eventually polls cond every 100ms until it returns "" or timeout passes;
