@@ -172,7 +172,16 @@ func (o *Operator) Run(ctx context.Context) error {
 	o.started = true
 	o.mu.Unlock()
 
-	srv, err := server.New(o.opts.Server, o.tel.Routes(), server.Routes{
+	so := o.opts.Server
+	if so.SecureServing && so.MetricsFilter == nil {
+		// Protect /metrics the way controller-runtime does: TokenReview,
+		// then SubjectAccessReview on the non-resource URL.
+		so.MetricsFilter = server.NewKubeAuth(o.kube).Wrap
+	}
+	if so.Logger == nil {
+		so.Logger = o.log
+	}
+	srv, err := server.New(so, o.tel.Routes(), server.Routes{
 		"/healthz": o.probes.Handler(probes.Liveness),
 		"/readyz":  o.probes.Handler(probes.Readiness),
 	})

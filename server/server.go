@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -18,6 +20,9 @@ import (
 const (
 	FlagMetricsBindAddress     = "metrics-bind-address"
 	FlagHealthProbeBindAddress = "health-probe-bind-address"
+	FlagMetricsSecure          = "metrics-secure"
+	FlagMetricsCertDir         = "metrics-cert-dir"
+	FlagMetricsEnableHTTP2     = "metrics-enable-http2"
 )
 
 // Defaults, documented on Options.
@@ -47,6 +52,22 @@ type Options struct {
 	// ExtraHandlers are mounted on the metrics listener, keyed by path.
 	ExtraHandlers map[string]http.Handler
 
+	// SecureServing serves the metrics listener over TLS (minimum 1.2).
+	// Default false, for local use; deployments turn it on.
+	SecureServing bool
+	// CertDir holds tls.crt and tls.key, re-read when they change. Empty
+	// means a self-signed certificate generated at start.
+	CertDir string
+	// EnableHTTP2 allows HTTP/2 on the TLS listener. Default false, because
+	// of the 2023 HTTP/2 rapid-reset attacks (CVE-2023-44487).
+	EnableHTTP2 bool
+	// MetricsFilter wraps the metrics routes and ExtraHandlers (not the
+	// probe routes), e.g. KubeAuth.Wrap for TokenReview and
+	// SubjectAccessReview checks.
+	MetricsFilter func(http.Handler) http.Handler
+	// Logger receives the self-signed certificate notice. Default slog.Default().
+	Logger *slog.Logger
+
 	// ReadHeaderTimeout defaults to 10s (it stops slowloris clients).
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout defaults to 30s.
@@ -68,6 +89,12 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		`Address for /metrics and /metrics.json, e.g. ":8080" or "127.0.0.1:9090". "0" disables it.`)
 	fs.StringVar(&o.HealthProbeBindAddress, FlagHealthProbeBindAddress, "",
 		`Address for /healthz and /readyz. Empty serves them on the metrics listener; "0" disables them.`)
+	fs.BoolVar(&o.SecureServing, FlagMetricsSecure, false,
+		"Serve metrics over TLS and require a bearer token allowed (by TokenReview and SubjectAccessReview) to get the path.")
+	fs.StringVar(&o.CertDir, FlagMetricsCertDir, "",
+		"Directory with tls.crt and tls.key for --metrics-secure, reloaded on change. Empty generates a self-signed certificate.")
+	fs.BoolVar(&o.EnableHTTP2, FlagMetricsEnableHTTP2, false,
+		"Allow HTTP/2 on the secure metrics listener (off by default: rapid-reset CVE-2023-44487).")
 }
 
 func (o *Options) setDefaults() {
@@ -91,6 +118,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 }
 
@@ -141,7 +171,14 @@ func New(opts Options, metrics, health Routes) (*Server, error) {
 		all[p] = h
 	}
 	if metricsOn {
-		if err := mount(metricsMux, all); err != nil {
+		filtered := all
+		if opts.MetricsFilter != nil {
+			filtered = Routes{}
+			for p, h := range all {
+				filtered[p] = opts.MetricsFilter(h)
+			}
+		}
+		if err := mount(metricsMux, filtered); err != nil {
 			return nil, err
 		}
 	}
@@ -160,6 +197,20 @@ func New(opts Options, metrics, health Routes) (*Server, error) {
 	if metricsOn {
 		if err := s.listen("metrics", FlagMetricsBindAddress, opts.BindAddress, metricsMux); err != nil {
 			return nil, err
+		}
+		if opts.SecureServing {
+			cs, err := newCertSource(opts.CertDir)
+			if err != nil {
+				s.closeListeners()
+				return nil, err
+			}
+			if opts.CertDir == "" {
+				opts.Logger.Info("serving metrics over TLS with a generated self-signed certificate; set --metrics-cert-dir to use your own")
+			}
+			s.lns[0] = tls.NewListener(s.lns[0], tlsConfig(cs, opts.EnableHTTP2))
+			if !opts.EnableHTTP2 {
+				s.servers[0].TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+			}
 		}
 	}
 	if healthMux != nil && healthMux != metricsMux {

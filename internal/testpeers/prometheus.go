@@ -26,9 +26,23 @@ type Prometheus struct {
 	proc *process
 }
 
+// ScrapeAuth configures an HTTPS scrape with a bearer token.
+type ScrapeAuth struct {
+	BearerToken string
+	// CAFile verifies the target's certificate; empty skips verification.
+	CAFile string
+}
+
 // StartPrometheus starts Prometheus with a 1s scrape of each target
 // (host:port, path /metrics) and waits until its API answers.
 func StartPrometheus(t testing.TB, targets ...string) *Prometheus {
+	t.Helper()
+	return StartPrometheusWithAuth(t, nil, targets...)
+}
+
+// StartPrometheusWithAuth is StartPrometheus scraping over HTTPS with a
+// bearer token when auth is non-nil.
+func StartPrometheusWithAuth(t testing.TB, auth *ScrapeAuth, targets ...string) *Prometheus {
 	t.Helper()
 	Need(t, prometheusBin, installPromMsg)
 	dir := t.TempDir()
@@ -41,6 +55,18 @@ func StartPrometheus(t testing.TB, targets ...string) *Prometheus {
 		fmt.Fprintf(&b, "%q", tg)
 	}
 	b.WriteString("]\n")
+	if auth != nil {
+		tok := filepath.Join(dir, "token")
+		if err := os.WriteFile(tok, []byte(auth.BearerToken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("    scheme: https\n    authorization:\n      type: Bearer\n      credentials_file: " + tok + "\n    tls_config:\n")
+		if auth.CAFile != "" {
+			b.WriteString("      ca_file: " + auth.CAFile + "\n")
+		} else {
+			b.WriteString("      insecure_skip_verify: true\n")
+		}
+	}
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,81 @@
+package server_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/optel-dev/optel/server"
+)
+
+// TestKubeAuthCaching checks the decision caches with a fake clock (the real
+// API server path is TestSecureMetricsOnRealAPIServer): tokens 1m, allows
+// 5m, denies 30s; and the token never appears in a response.
+func TestKubeAuthCaching(t *testing.T) {
+	cs := fake.NewClientset()
+	var reviews, sars atomic.Int32
+	var allow atomic.Bool
+	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		reviews.Add(1)
+		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+		tr.Status = authnv1.TokenReviewStatus{Authenticated: tr.Spec.Token == "good", User: authnv1.UserInfo{Username: "alice"}}
+		return true, tr, nil
+	})
+	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sars.Add(1)
+		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+		if sar.Spec.NonResourceAttributes == nil || sar.Spec.NonResourceAttributes.Path != "/metrics" || sar.Spec.NonResourceAttributes.Verb != "get" || sar.Spec.User != "alice" {
+			t.Errorf("unexpected review %+v", sar.Spec)
+		}
+		sar.Status.Allowed = allow.Load()
+		return true, sar, nil
+	})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	auth := server.NewKubeAuth(cs)
+	auth.SetClock(func() time.Time { return now })
+	h := auth.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	call := func(token string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		h.ServeHTTP(rec, req)
+		if strings.Contains(rec.Body.String(), token) {
+			t.Errorf("response reveals the token: %q", rec.Body)
+		}
+		return rec.Code
+	}
+	steps := []struct {
+		advance         time.Duration
+		allow           bool
+		token           string
+		want            int
+		reviews, checks int32
+	}{
+		{0, false, "good", 403, 1, 1},
+		{20 * time.Second, true, "good", 403, 1, 1},  // deny cached 30s
+		{15 * time.Second, true, "good", 200, 1, 2},  // deny expired; token still cached (1m)
+		{4 * time.Minute, false, "good", 200, 2, 2},  // allow cached 5m; token re-reviewed after 1m
+		{90 * time.Second, false, "good", 403, 3, 3}, // allow expired
+		{0, false, "bad", 401, 4, 3},
+		{10 * time.Second, false, "bad", 401, 4, 3}, // failed authentication cached too
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		allow.Store(s.allow)
+		if got := call(s.token); got != s.want {
+			t.Errorf("step %d: status %d, want %d", i, got, s.want)
+		}
+		if reviews.Load() != s.reviews || sars.Load() != s.checks {
+			t.Errorf("step %d: %d token reviews and %d access reviews, want %d and %d", i, reviews.Load(), sars.Load(), s.reviews, s.checks)
+		}
+	}
+}
