@@ -8,7 +8,7 @@ export OPTEL_BIN_DIR := $(BIN)
 
 DEMO_ARGS ?=
 
-.PHONY: all build test unit vet fmt-check tools prometheus otelcol controlplane demo demo-standalone bench docs clean
+.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane demo demo-standalone bench docs clean
 
 all: build
 
@@ -59,6 +59,15 @@ FORCE:
 test: tools vet fmt-check
 	@echo ">> go test -race ./..."
 	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: each fuzz target for a bounded time (FUZZTIME, default 10s); seed
+## corpora live in testdata/fuzz/.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzConfig$$' -fuzztime=$(FUZZTIME) ./telemetry
+	$(GO) test -run='^$$' -fuzz='^FuzzProbeReport$$' -fuzztime=$(FUZZTIME) ./probes
+	$(GO) test -run='^$$' -fuzz='^FuzzAppendJSON$$' -fuzztime=$(FUZZTIME) ./exporters/jsonexp
 
 unit:
 	$(GO) test -short -count=1 ./...
