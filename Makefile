@@ -58,7 +58,9 @@ FORCE:
 ## CI=true a missing peer fails the test instead of skipping it.
 test: tools vet fmt-check
 	@echo ">> go test -race ./..."
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -short -count=1 ./...
+	@echo ">> scrape storm: 50 scrapers for 60 s, alone so it cannot starve other tests"
+	$(GO) test -count=1 -run '^TestScrapeStorm$$' -v ./exporters/prometheus
 	@$(MAKE) --no-print-directory fuzz
 
 ## fuzz: each fuzz target for a bounded time (FUZZTIME, default 10s); seed

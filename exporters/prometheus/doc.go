@@ -14,6 +14,10 @@
 // the OTel Prometheus exporter drops bridged client_golang metrics; the
 // telemetry package bridges it to the other exporters instead.
 //
+// Concurrent scrapes share one collection: a scrape that arrives while a
+// collection runs waits for it and encodes the same data, so a storm of
+// scrapers costs one collection at a time (Collections counts them).
+//
 // Lifecycle: the reader is shut down by the MeterProvider; after that a
 // scrape returns only the foreign gatherers' metrics. Handler is safe for
 // concurrent use.

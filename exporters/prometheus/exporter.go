@@ -76,6 +76,7 @@ type Exporter struct {
 	reader   sdkmetric.Reader
 	registry *prom.Registry
 	gatherer prom.Gatherer
+	shared   *sharedGatherer
 	handler  http.Handler
 }
 
@@ -106,6 +107,7 @@ func New(opts ...Option) (*Exporter, error) {
 	if len(c.gatherers) > 0 {
 		g = prom.Gatherers(append([]prom.Gatherer{reg}, c.gatherers...))
 	}
+	shared := &sharedGatherer{g: g}
 	ho := promhttp.HandlerOpts{
 		EnableOpenMetrics:   true,
 		ErrorHandling:       promhttp.ContinueOnError,
@@ -118,7 +120,8 @@ func New(opts ...Option) (*Exporter, error) {
 		reader:   exp,
 		registry: reg,
 		gatherer: g,
-		handler:  promhttp.HandlerFor(g, ho),
+		shared:   shared,
+		handler:  promhttp.HandlerFor(shared, ho),
 	}, nil
 }
 
@@ -131,6 +134,11 @@ func (e *Exporter) Handler() http.Handler { return e.handler }
 
 // Gatherer gathers OTel and foreign metrics together, as a scrape sees them.
 func (e *Exporter) Gatherer() prom.Gatherer { return e.gatherer }
+
+// Collections counts the collections scrapes have triggered. Concurrent
+// scrapes share one collection, so under load it grows slower than the
+// number of scrapes.
+func (e *Exporter) Collections() int64 { return e.shared.collections.Load() }
 
 // Routes mounts Handler at /metrics.
 func (e *Exporter) Routes() map[string]http.Handler {
