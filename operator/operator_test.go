@@ -2,12 +2,14 @@ package operator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +17,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,9 +25,9 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/optel-dev/optel/controlplane"
-	"github.com/optel-dev/optel/exporters/jsonexp"
 	"github.com/optel-dev/optel/operator"
 	"github.com/optel-dev/optel/telemetry"
+	"github.com/optel-dev/optel/telemetry/telemetrytest"
 )
 
 const gadgetCRD = `
@@ -97,6 +98,7 @@ type env struct {
 	dc     dynamic.NamespaceableResourceInterface
 	op     *operator.Operator
 	tel    *telemetry.Provider
+	reader *telemetrytest.Reader
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -119,7 +121,8 @@ func newEnv(t *testing.T, opts operator.Options) *env {
 func (e *env) build(opts operator.Options) {
 	e.t.Helper()
 	if opts.Telemetry == nil {
-		tp, err := telemetry.New(context.Background(), telemetry.WithExporters("prometheus,json"),
+		e.reader = telemetrytest.NewReader()
+		tp, err := telemetry.New(context.Background(), telemetry.WithExporters("prometheus,json"), telemetry.WithReader(e.reader),
 			telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
 		if err != nil {
 			e.t.Fatal(err)
@@ -224,52 +227,52 @@ func eventually(t *testing.T, cond func() string) {
 	}
 }
 
-// counter sums the points of a sum metric whose attributes include want,
-// read through the JSON exporter (what /metrics.json serves).
+// counter totals the points of an instrument whose attributes include
+// want, through the in-memory reader: values for sums and gauges, counts
+// for histograms.
 func (e *env) counter(name string, want map[string]string) float64 {
 	e.t.Helper()
-	exp, _ := e.tel.Exporter("json")
-	rm, err := exp.(*jsonexp.Exporter).Snapshot(context.Background())
-	if err != nil {
-		e.t.Fatal(err)
+	kvs := make([]attribute.KeyValue, 0, len(want))
+	for k, v := range want {
+		kvs = append(kvs, attribute.String(k, v))
 	}
-	var total float64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			match := func(get func(string) (string, bool)) bool {
-				for k, v := range want {
-					if got, ok := get(k); !ok || got != v {
-						return false
-					}
-				}
-				return true
-			}
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					if match(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.Emit(), ok }) {
-						total += float64(p.Value)
-					}
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					if match(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.Emit(), ok }) {
-						total += float64(p.Value)
-					}
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					if match(func(k string) (string, bool) { v, ok := p.Attributes.Value(attrKey(k)); return v.Emit(), ok }) {
-						total += float64(p.Count)
-					}
+	v, _ := e.reader.Value(e.t, name, kvs...)
+	return v
+}
+
+// jsonValue reads a sum's point from the /metrics.json body the operator
+// serves, matching attributes exactly.
+func (e *env) jsonValue(name string, attrs map[string]any) (float64, bool) {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.tel.Routes()["/metrics.json"].ServeHTTP(rec, httptest.NewRequest("GET", "/metrics.json", nil))
+	var snap struct {
+		Scopes []struct {
+			Metrics []struct {
+				Name   string
+				Points []struct {
+					Attributes map[string]any
+					Value      float64
 				}
 			}
 		}
 	}
-	return total
+	if err := json.Unmarshal(rec.Body.Bytes(), &snap); err != nil {
+		e.t.Fatalf("/metrics.json: %v", err)
+	}
+	for _, sc := range snap.Scopes {
+		for _, m := range sc.Metrics {
+			if m.Name != name {
+				continue
+			}
+			for _, p := range m.Points {
+				if reflect.DeepEqual(p.Attributes, attrs) {
+					return p.Value, true
+				}
+			}
+		}
+	}
+	return 0, false
 }
 
 // scrape returns the Prometheus text the operator's /metrics serves.
@@ -464,7 +467,14 @@ func TestErrorKindsAndRetries(t *testing.T) {
 	if n.get("permanent") != 1 {
 		t.Errorf("permanent error retried: ran %d times", n.get("permanent"))
 	}
-	// The same outcomes through the Prometheus rendering.
+	// The same outcomes through the JSON rendering (/metrics.json)...
+	for k, v := range want {
+		got, ok := e.jsonValue("optel.handler.invocations", map[string]any{"resource": res, "handler": k[0], "cause": "create", "outcome": k[1]})
+		if !ok || got != v {
+			t.Errorf("/metrics.json invocations{%s,%s} = %v (found %v), want %v", k[0], k[1], got, ok, v)
+		}
+	}
+	// ...and through the Prometheus rendering.
 	text := e.scrape()
 	for k, v := range want {
 		line := fmt.Sprintf(`optel_handler_invocations_total{cause="create",handler=%q,outcome=%q,resource="gadgets.test.optel.dev"} %v`, k[0], k[1], v)
@@ -660,8 +670,6 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
-func attrKey(k string) attribute.Key { return attribute.Key(k) }
 
 func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
 	return unstructured.NestedString(obj, fields...)

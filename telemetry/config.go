@@ -90,6 +90,7 @@ type config struct {
 	resourceAttrs  []attribute.KeyValue
 
 	views        []sdkmetric.View
+	readers      []sdkmetric.Reader
 	gatherer     prom.Gatherer
 	errorHandler ErrorHandler
 	console      io.Writer
@@ -177,6 +178,12 @@ func WithResourceAttributes(kv ...attribute.KeyValue) Option {
 // limit.
 func WithView(v ...sdkmetric.View) Option {
 	return optionFunc(func(c *config) { c.views = append(c.views, v...) })
+}
+
+// WithReader adds an SDK reader besides the configured exporters, e.g. a
+// telemetrytest.Reader in tests. The provider shuts it down.
+func WithReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c *config) { c.readers = append(c.readers, r) })
 }
 
 // WithGatherer makes metrics of an existing client_golang registry appear in

@@ -128,6 +128,9 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		readers = append(readers, exp.Reader())
 		mpOpts = append(mpOpts, sdkmetric.WithReader(exp.Reader()))
 	}
+	for _, r := range c.readers {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+	}
 	p.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	p.wrapped = meterProvider{sdk: p.mp}
 
