@@ -14,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/optel-dev/optel/exporters/otlp"
+	"github.com/optel-dev/optel/exporters/prometheus"
 )
 
 // Built-in exporter names accepted by --telemetry-exporters and
@@ -89,6 +90,7 @@ type config struct {
 	serviceVersion string
 	resourceAttrs  []attribute.KeyValue
 
+	naming       setting[prometheus.Naming]
 	views        []sdkmetric.View
 	readers      []sdkmetric.Reader
 	gatherer     prom.Gatherer
@@ -180,6 +182,12 @@ func WithView(v ...sdkmetric.View) Option {
 	return optionFunc(func(c *config) { c.views = append(c.views, v...) })
 }
 
+// WithMetricsNaming selects the names the Prometheus exporter renders
+// optel's own metrics under: otel (default) or controller-runtime.
+func WithMetricsNaming(n prometheus.Naming) Option {
+	return optionFunc(func(c *config) { c.naming.set(n, "WithMetricsNaming") })
+}
+
 // WithReader adds an SDK reader besides the configured exporters, e.g. a
 // telemetrytest.Reader in tests. The provider shuts it down.
 func WithReader(r sdkmetric.Reader) Option {
@@ -265,6 +273,12 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if c.interval.val <= 0 {
 		return nil, &ConfigError{Source: c.interval.src, Value: c.interval.val.String(), Reason: "must be greater than zero", Accepted: "a positive duration"}
+	}
+	if !c.naming.isSet() {
+		c.naming.set(prometheus.NamingOTel, "default")
+	}
+	if _, err := parseNaming(c.naming.src, string(c.naming.val)); err != nil {
+		return nil, err
 	}
 	if !c.cardinality.isSet() {
 		c.cardinality.set(DefaultCardinalityLimit, "default")

@@ -94,6 +94,7 @@ func TestBadConfigNamesSource(t *testing.T) {
 		{name: "insecure not bool", flags: []string{"--otlp-insecure=maybe"}, wantSrc: "--otlp-insecure", accepted: "true, false"},
 		{name: "compression", env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, wantSrc: "OTEL_EXPORTER_OTLP_COMPRESSION", accepted: "gzip, none"},
 		{name: "cardinality negative", flags: []string{"--telemetry-cardinality-limit=-1"}, wantSrc: "--telemetry-cardinality-limit", accepted: "0 (no limit)"},
+		{name: "naming profile", flags: []string{"--metrics-naming=kubebuilder"}, wantSrc: "--metrics-naming", accepted: "otel, controller-runtime"},
 		{name: "resource attributes", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "team"}, wantSrc: "OTEL_RESOURCE_ATTRIBUTES", accepted: "key=value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/optel-dev/optel/exporters/otlp"
+	"github.com/optel-dev/optel/exporters/prometheus"
 )
 
 // Flag names bound by Flags.BindFlags.
@@ -20,6 +21,7 @@ const (
 	FlagOTLPHeaders      = "otlp-headers"
 	FlagOTLPTimeout      = "otlp-timeout"
 	FlagOTLPCompression  = "otlp-compression"
+	FlagMetricsNaming    = "metrics-naming"
 )
 
 // Flags are the telemetry command-line flags. A flag that is given wins over
@@ -46,6 +48,7 @@ type Flags struct {
 	headers     flagValue[map[string]string]
 	timeout     flagValue[time.Duration]
 	compression flagValue[otlp.Compression]
+	naming      flagValue[prometheus.Naming]
 }
 
 // BindFlags registers the flags on fs.
@@ -77,6 +80,8 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 		"Headers for every OTLP export, key=value pairs separated by commas, values percent-encoded. Overrides "+EnvOTLPHeaders+".")
 	f.timeout.bind(fs, FlagOTLPTimeout, DefaultOTLPTimeout.String(), "duration", parseDuration,
 		"Timeout of one OTLP export, retries included. Overrides "+EnvOTLPTimeout+".")
+	f.naming.bind(fs, FlagMetricsNaming, string(prometheus.NamingOTel), "string", parseNaming,
+		"Names for optel's own metrics in Prometheus output: otel (optel_handler_invocations_total, ...) or controller-runtime (controller_runtime_reconcile_total, workqueue_depth, ...).")
 	f.compression.bind(fs, FlagOTLPCompression, string(otlp.NoCompression), "string", parseCompression,
 		"OTLP payload compression: gzip or none. Overrides "+EnvOTLPCompression+".")
 }
@@ -95,6 +100,7 @@ func (f *Flags) Options() []Option {
 	opts = appendGiven(opts, &f.headers, func(c *config) *setting[map[string]string] { return &c.headers })
 	opts = appendGiven(opts, &f.timeout, func(c *config) *setting[time.Duration] { return &c.timeout })
 	opts = appendGiven(opts, &f.compression, func(c *config) *setting[otlp.Compression] { return &c.compression })
+	opts = appendGiven(opts, &f.naming, func(c *config) *setting[prometheus.Naming] { return &c.naming })
 	return opts
 }
 

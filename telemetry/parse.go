@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/optel-dev/optel/exporters/otlp"
+	"github.com/optel-dev/optel/exporters/prometheus"
 )
 
 // The parse functions below are shared by flags, environment variables and
@@ -146,4 +147,12 @@ func parseResourceAttributes(src, s string) ([]attribute.KeyValue, error) {
 		kvs = append(kvs, attribute.String(k, v))
 	}
 	return kvs, nil
+}
+
+func parseNaming(src, s string) (prometheus.Naming, error) {
+	n, err := prometheus.ParseNaming(s)
+	if err != nil {
+		return "", &ConfigError{Source: src, Value: s, Reason: "unknown metrics naming profile", Accepted: "otel, controller-runtime"}
+	}
+	return n, nil
 }

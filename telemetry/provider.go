@@ -106,6 +106,7 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 			ExportInterval: c.interval.val,
 			Producers:      producers,
 			Gatherer:       c.gatherer,
+			Naming:         c.naming.val,
 			Console:        c.console,
 			ReportError:    p.reportFunc(name, counter),
 		}

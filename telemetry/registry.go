@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/optel-dev/optel/exporters/otlp"
+	"github.com/optel-dev/optel/exporters/prometheus"
 )
 
 // Exporter is what an exporter factory builds: a reader that the
@@ -61,6 +62,8 @@ type ExporterSettings struct {
 	// Gatherer is the user's client_golang registry, or nil. The Prometheus
 	// exporter serves it directly.
 	Gatherer prom.Gatherer
+	// Naming is the Prometheus naming profile for optel's own metrics.
+	Naming prometheus.Naming
 	// Console is where the console exporter writes.
 	Console io.Writer
 	// ReportError counts an export failure under this exporter's name and

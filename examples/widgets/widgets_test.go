@@ -168,3 +168,45 @@ func TestDemoWithEmbeddedControlPlane(t *testing.T) {
 		t.Errorf("did not use the embedded control plane:\n%s", out)
 	}
 }
+
+// TestControllerRuntimeNamingProfile: with --metrics-naming=controller-runtime
+// the same recorded data is rendered under controller-runtime's names, and
+// queries written for controller-runtime dashboards return data from a real
+// Prometheus.
+func TestControllerRuntimeNamingProfile(t *testing.T) {
+	cp := controlplane.StartForTest(t, controlplane.Options{})
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := cp.WriteKubeconfig(kc); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startWidgets(t, []string{"KUBECONFIG=" + kc}, "--demo-create", "--demo-widgets=3", "--metrics-naming=controller-runtime")
+	prom := testpeers.StartPrometheus(t, addr)
+	prom.WaitTargetsUp(t)
+	for _, q := range []string{
+		// Typical controller-runtime dashboard and alert expressions.
+		`sum(rate(controller_runtime_reconcile_total{result="success"}[1m])) by (controller)`,
+		`histogram_quantile(0.99, sum(rate(controller_runtime_reconcile_time_seconds_bucket[1m])) by (le, controller))`,
+		`sum(rate(controller_runtime_reconcile_errors_total[5m])) by (controller) / sum(rate(controller_runtime_reconcile_total[5m])) by (controller)`,
+		`controller_runtime_reconcile_total{controller="widgets.example.com",result="success"} >= 3`,
+		`controller_runtime_reconcile_total{controller="widgets.example.com",result="error"} == 0`,
+		`workqueue_depth{name="widgets.example.com"}`,
+		`workqueue_adds_total{name="widgets.example.com"} > 0`,
+		`histogram_quantile(0.99, sum(rate(workqueue_queue_duration_seconds_bucket[1m])) by (le, name))`,
+		`rest_client_requests_total{method="PATCH",code="200"} > 0`,
+		`leader_election_master_status == 1`,
+	} {
+		prom.WaitQuery(t, q)
+	}
+	text := scrape(t, addr)
+	if o, ok := testpeers.Promtool(t, []byte(text)); !ok {
+		t.Errorf("promtool check metrics:\n%s", o)
+	}
+	for _, gone := range []string{"optel_handler_invocations_total", "optel_queue_depth", "optel_leader "} {
+		if strings.Contains(text, gone) {
+			t.Errorf("%s still rendered under the controller-runtime profile", gone)
+		}
+	}
+	if !strings.Contains(text, "widgets_created_total 3") {
+		t.Error("the operator's own metrics must be unaffected by the profile")
+	}
+}

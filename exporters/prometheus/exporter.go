@@ -24,6 +24,7 @@ type config struct {
 	errorLog      func(error)
 	maxInFlight   int
 	readerOptions []otelprom.Option
+	naming        Naming
 }
 
 // Option configures New.
@@ -106,6 +107,13 @@ func New(opts ...Option) (*Exporter, error) {
 	var g prom.Gatherer = reg
 	if len(c.gatherers) > 0 {
 		g = prom.Gatherers(append([]prom.Gatherer{reg}, c.gatherers...))
+	}
+	switch c.naming {
+	case "", NamingOTel:
+	case NamingControllerRuntime:
+		g = crGatherer{g: g}
+	default:
+		return nil, fmt.Errorf("prometheus exporter: unknown naming %q (accepted: otel, controller-runtime)", c.naming)
 	}
 	shared := &sharedGatherer{g: g}
 	ho := promhttp.HandlerOpts{
