@@ -60,7 +60,7 @@ type progress struct {
 }
 
 func newController(o *Operator, r Resource) *controller {
-	name := resourceName(r)
+	name := ResourceName(r)
 	c := &controller{
 		op: o, res: r, name: name,
 		handlers:      map[Cause][]*handlerSpec{},

@@ -17,7 +17,9 @@ import (
 // {Group: "example.com", Version: "v1", Resource: "widgets"}.
 type Resource = schema.GroupVersionResource
 
-func resourceName(r Resource) string {
+// ResourceName is how a resource appears in telemetry attributes and logs:
+// "widgets.example.com", or "v1/configmaps" for the core group.
+func ResourceName(r Resource) string {
 	if r.Group == "" {
 		return r.Version + "/" + r.Resource
 	}
@@ -269,7 +271,7 @@ func (o *Operator) register(r Resource, cause Cause, id string, fn Handler, opts
 	}
 	for _, existing := range c.handlers[cause] {
 		if existing.id == id {
-			return fmt.Errorf("%s handler %q for %s: %w", cause, id, resourceName(r), ErrDuplicateHandler)
+			return fmt.Errorf("%s handler %q for %s: %w", cause, id, ResourceName(r), ErrDuplicateHandler)
 		}
 	}
 	c.handlers[cause] = append(c.handlers[cause], h)
