@@ -44,10 +44,17 @@ func StartPrometheus(t testing.TB, targets ...string) *Prometheus {
 // bearer token when auth is non-nil.
 func StartPrometheusWithAuth(t testing.TB, auth *ScrapeAuth, targets ...string) *Prometheus {
 	t.Helper()
+	return StartPrometheusJob(t, "optel", auth, targets...)
+}
+
+// StartPrometheusJob is StartPrometheusWithAuth with the scrape job named
+// job (the "job" label of every series).
+func StartPrometheusJob(t testing.TB, job string, auth *ScrapeAuth, targets ...string) *Prometheus {
+	t.Helper()
 	Need(t, prometheusBin, installPromMsg)
 	dir := t.TempDir()
 	var b strings.Builder
-	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: optel\n    static_configs:\n      - targets: [")
+	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: " + job + "\n    static_configs:\n      - targets: [")
 	for i, tg := range targets {
 		if i > 0 {
 			b.WriteString(", ")
@@ -191,6 +198,15 @@ func (p *Prometheus) get(t testing.TB, path string, into any) {
 	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
 		t.Fatalf("prometheus %s: decode: %v", path, err)
 	}
+}
+
+// PromtoolRules runs `promtool check rules` on a rules file and returns its
+// output and whether it passed.
+func PromtoolRules(t testing.TB, path string) (string, bool) {
+	t.Helper()
+	Need(t, promtoolBin, installPromMsg)
+	out, err := exec.Command(promtoolBin, "check", "rules", path).CombinedOutput()
+	return string(out), err == nil
 }
 
 // Promtool runs `promtool check metrics` on an exposition and returns its
