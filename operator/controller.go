@@ -27,6 +27,7 @@ type controller struct {
 
 	resourceAttrs telemetry.Attributes
 	eventAttrs    map[string]telemetry.Attributes
+	restartAttrs  map[string]telemetry.Attributes
 	recorders     map[Cause]map[string]*recorder
 
 	informers map[string]cache.SharedIndexInformer // by namespace ("" = all)
@@ -66,10 +67,14 @@ func newController(o *Operator, r Resource) *controller {
 		handlers:      map[Cause][]*handlerSpec{},
 		resourceAttrs: telemetry.NewAttributes(observ.AttrResource.String(name)),
 		eventAttrs:    map[string]telemetry.Attributes{},
+		restartAttrs:  map[string]telemetry.Attributes{},
 		recorders:     map[Cause]map[string]*recorder{},
 		informers:     map[string]cache.SharedIndexInformer{},
 		state:         map[string]*objState{},
 		runners:       map[string]map[string]*runner{},
+	}
+	for _, r := range []string{restartGone, restartError, restartClosed} {
+		c.restartAttrs[r] = telemetry.NewAttributes(observ.AttrResource.String(name), observ.AttrReason.String(r))
 	}
 	for _, t := range []string{"added", "modified", "deleted"} {
 		c.eventAttrs[t] = telemetry.NewAttributes(observ.AttrResource.String(name), observ.AttrEventType.String(t))

@@ -2,10 +2,12 @@ package operator
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
@@ -19,7 +21,9 @@ import (
 // source makes them visible as optel.watch.restarts.
 func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 	ri := c.op.dyn.Resource(c.res).Namespace(ns)
-	restart := func() { c.op.inst.WatchRestarts.Add(context.Background(), 1, c.resourceAttrs.Add()...) }
+	restart := func(reason string) {
+		c.op.inst.WatchRestarts.Add(context.Background(), 1, c.restartAttrs[reason].Add()...)
+	}
 	active := func() { c.lastActivity.Store(time.Now().UnixNano()) }
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -28,7 +32,7 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			w, err := ri.Watch(ctx, opts)
 			if err != nil {
-				restart()
+				restart(restartError)
 				return nil, err
 			}
 			var timeout time.Duration
@@ -49,7 +53,14 @@ type watchMonitor struct {
 	once  sync.Once
 }
 
-func newWatchMonitor(w watch.Interface, timeout time.Duration, restart, active func()) *watchMonitor {
+// Reasons a watch restarted: the "reason" attribute of optel.watch.restarts.
+const (
+	restartGone   = "gone"   // 410: the resourceVersion was compacted away; re-list
+	restartError  = "error"  // the watch could not be opened, or sent another ERROR event
+	restartClosed = "closed" // the stream ended before its timeout (connection lost)
+)
+
+func newWatchMonitor(w watch.Interface, timeout time.Duration, restart func(reason string), active func()) *watchMonitor {
 	m := &watchMonitor{inner: w, out: make(chan watch.Event), stop: make(chan struct{})}
 	start := time.Now()
 	go func() {
@@ -64,14 +75,22 @@ func newWatchMonitor(w watch.Interface, timeout time.Duration, restart, active f
 					// A watch that reached its own timeout ended normally.
 					early := timeout == 0 || time.Since(start) < timeout-time.Second
 					if early && !errored {
-						restart()
+						restart(restartClosed)
 					}
 					return
 				}
 				active()
 				if ev.Type == watch.Error && !errored {
 					errored = true
-					restart()
+					reason := restartError
+					if st, ok := ev.Object.(*metav1.Status); ok && st.Code == http.StatusGone {
+						reason = restartGone
+					} else if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+						if code, _, _ := unstructured.NestedInt64(u.Object, "code"); code == http.StatusGone {
+							reason = restartGone
+						}
+					}
+					restart(reason)
 				}
 				select {
 				case m.out <- ev:

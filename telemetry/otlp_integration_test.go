@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -120,6 +121,34 @@ func TestCollectorOutageLosesNothing(t *testing.T) {
 	for range 25 {
 		c.Add(ctx, 1, attrs.Add()...) // never blocks: recording is in memory
 	}
+	// Keep recording hard on other series while the collector is down: with
+	// cumulative temporality nothing queues up, so the heap must not grow
+	// with the outage.
+	other, _ := tp.Meter("test").Int64Counter("outage.load", metric.WithDescription("load"))
+	loads := make([]telemetry.Attributes, 100)
+	for i := range loads {
+		loads[i] = telemetry.NewAttributes(attribute.Int("series", i))
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heapBefore := ms.HeapInuse
+	var heapMax uint64
+	for round := range 20 {
+		for i := range 5000 {
+			other.Add(ctx, 1, loads[i%100].Add()...)
+		}
+		time.Sleep(100 * time.Millisecond) // ~2 s of outage, spanning several failed exports
+		if round%5 == 0 {
+			runtime.ReadMemStats(&ms)
+			heapMax = max(heapMax, ms.HeapInuse)
+		}
+	}
+	t.Logf("outage: heap in use %.1f MiB before, at most %.1f MiB during 100k adds over ~2 s of failed exports",
+		float64(heapBefore)/(1<<20), float64(heapMax)/(1<<20))
+	if heapMax > heapBefore+64<<20 {
+		t.Errorf("heap grew by %.1f MiB during the outage", float64(heapMax-heapBefore)/(1<<20))
+	}
 	testpeers.Eventually(t, 20*time.Second, func() string {
 		if n := tp.ExportFailures()["otlp"]; n < 2 {
 			return fmt.Sprintf("otlp export failures = %d, want >= 2 while the collector is down", n)
@@ -130,7 +159,10 @@ func TestCollectorOutageLosesNothing(t *testing.T) {
 		c.Add(ctx, 1, attrs.Add()...)
 	}
 	col.Start()
+	outageEnd := time.Now()
 	testpeers.Eventually(t, 30*time.Second, sinkValue(col, "outage.things", want, 40))
+	t.Logf("recovery: the restarted collector had the exact total %s after it was up", time.Since(outageEnd).Round(time.Millisecond))
+	testpeers.Eventually(t, 30*time.Second, sinkValue(col, "outage.load", map[string]string{"series": "0"}, 1000))
 	if tp.ExportFailures()["json"] != 0 {
 		t.Errorf("json exporter counted failures; only otlp pushes")
 	}

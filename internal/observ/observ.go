@@ -58,6 +58,7 @@ const (
 	AttrDaemon    = attribute.Key("daemon")
 	AttrVerb      = attribute.Key("verb")
 	AttrCode      = attribute.Key("code")
+	AttrReason    = attribute.Key("reason")
 	AttrNamespace = attribute.Key("namespace")
 	AttrName      = attribute.Key("name")
 )
@@ -84,7 +85,7 @@ var Catalog = []Spec{
 	{QueueWait, "histogram", "s", "Time a key waited in the work queue before a worker took it.", []attribute.Key{AttrResource}},
 	{QueueAdds, "counter", "{item}", "Keys added to the work queue.", []attribute.Key{AttrResource}},
 	{WatchEvents, "counter", "{event}", "Watch events received, by type (added, modified, deleted).", []attribute.Key{AttrResource, AttrEventType}},
-	{WatchRestarts, "counter", "{restart}", "Watches that ended with an error and were re-established (including 410 Gone).", []attribute.Key{AttrResource}},
+	{WatchRestarts, "counter", "{restart}", "Watches that ended abnormally and were re-established, by reason: gone (410, re-list), error (could not open, or an ERROR event), closed (stream ended before its timeout).", []attribute.Key{AttrResource, AttrReason}},
 	{Objects, "gauge", "{object}", "Objects in the informer cache.", []attribute.Key{AttrResource}},
 	{DaemonsRunning, "updowncounter", "{daemon}", "Per-object and operator-level daemons currently running.", []attribute.Key{AttrDaemon}},
 	{DaemonRestarts, "counter", "{restart}", "Daemons restarted after returning an error.", []attribute.Key{AttrDaemon}},
