@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -20,9 +21,8 @@ import (
 	"github.com/optel-dev/optel/controlplane"
 	"github.com/optel-dev/optel/internal/testpeers"
 	"github.com/optel-dev/optel/server"
+	"github.com/optel-dev/optel/telemetry"
 )
-
-const metricsBody = "# HELP up_demo A demo gauge.\n# TYPE up_demo gauge\nup_demo 1\n"
 
 // grantMetricsReader binds user to a ClusterRole allowing get on /metrics,
 // as deploy manifests do for Prometheus's service account.
@@ -58,10 +58,20 @@ func TestSecureMetricsOnRealAPIServer(t *testing.T) {
 	admin := kubernetes.NewForConfigOrDie(cp.Config())
 	grantMetricsReader(t, admin, "prometheus")
 
+	// Real telemetry behind the filter, so the authorized response is a real
+	// exposition.
+	tp, err := telemetry.New(context.Background(), telemetry.WithExporters("prometheus"),
+		telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Shutdown(context.Background())
+	up, _ := tp.Meter("secure").Int64Gauge("up.demo", metric.WithDescription("A demo gauge."))
+	up.Record(context.Background(), 1)
 	srv, err := server.New(server.Options{
 		BindAddress: "127.0.0.1:0", HealthProbeBindAddress: "127.0.0.1:0",
 		SecureServing: true, MetricsFilter: server.NewKubeAuth(admin).Wrap,
-	}, server.Routes{"/metrics": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, metricsBody) })},
+	}, tp.Routes(),
 		server.Routes{"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })})
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +103,10 @@ func TestSecureMetricsOnRealAPIServer(t *testing.T) {
 			if resp.StatusCode != tc.want {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, body)
 			}
-			if tc.want == 200 && string(body) != metricsBody {
-				t.Errorf("body %q", body)
+			if tc.want == 200 {
+				if out, ok := testpeers.Promtool(t, body); !ok || !strings.Contains(string(body), "up_demo 1") {
+					t.Errorf("authorized response is not a valid exposition with up_demo: %s\n%s", out, body)
+				}
 			}
 			if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 || resp.ProtoMajor != 1 {
 				t.Errorf("want TLS >= 1.2 and HTTP/1.1 (HTTP/2 off by default), got %+v proto %s", resp.TLS, resp.Proto)
