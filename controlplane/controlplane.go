@@ -306,9 +306,16 @@ func (c *ControlPlane) Users() []string {
 // WriteKubeconfig writes an admin kubeconfig to path, for kubectl or for
 // running an operator binary against this control plane.
 func (c *ControlPlane) WriteKubeconfig(path string) error {
+	return c.WriteKubeconfigWithToken(path, c.tokens[Admin])
+}
+
+// WriteKubeconfigWithToken writes a kubeconfig authenticating with token,
+// e.g. a ServiceAccount token from the TokenRequest API, to run a binary
+// with exactly that identity's permissions.
+func (c *ControlPlane) WriteKubeconfigWithToken(path, token string) error {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["optel"] = &clientcmdapi.Cluster{Server: c.URL(), CertificateAuthorityData: c.caData}
-	cfg.AuthInfos[Admin] = &clientcmdapi.AuthInfo{Token: c.tokens[Admin]}
+	cfg.AuthInfos[Admin] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts["optel"] = &clientcmdapi.Context{Cluster: "optel", AuthInfo: Admin, Namespace: "default"}
 	cfg.CurrentContext = "optel"
 	return clientcmd.WriteToFile(*cfg, path)
