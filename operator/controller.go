@@ -307,7 +307,8 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 	}
 
 	st := c.stateFor(key)
-	ess, err := encodeEssence(c.op.essence(obj))
+	essMap := c.op.essence(obj)
+	ess, err := encodeEssence(essMap)
 	if err != nil {
 		return 0, err
 	}
@@ -342,7 +343,7 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 				c.op.log.Warn("ignoring unreadable last-handled annotation", "key", key, "error", err)
 				prev = map[string]any{}
 			}
-			step(CauseUpdate, &unstructured.Unstructured{Object: prev}, diff(nil, prev, c.op.essence(obj)))
+			step(CauseUpdate, &unstructured.Unstructured{Object: prev}, diff(nil, prev, essMap))
 		}
 	}
 	if pending {

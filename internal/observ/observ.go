@@ -124,6 +124,63 @@ func spec(name string) Spec {
 // duration set). The SDK default buckets suit milliseconds.
 var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
 
+// builder creates instruments from their Catalog specs, keeping the first
+// error, so every constructor below reads as a list of names.
+type builder struct {
+	m    metric.Meter
+	errs []error
+}
+
+func (b *builder) opts(name string) (string, string, string) {
+	s := spec(name)
+	return s.Name, s.Unit, s.Description
+}
+
+func (b *builder) counter(name string) metric.Int64Counter {
+	n, u, d := b.opts(name)
+	c, err := b.m.Int64Counter(n, metric.WithUnit(u), metric.WithDescription(d))
+	b.errs = append(b.errs, err)
+	return c
+}
+
+func (b *builder) updown(name string) metric.Int64UpDownCounter {
+	n, u, d := b.opts(name)
+	c, err := b.m.Int64UpDownCounter(n, metric.WithUnit(u), metric.WithDescription(d))
+	b.errs = append(b.errs, err)
+	return c
+}
+
+func (b *builder) gauge(name string) metric.Int64Gauge {
+	n, u, d := b.opts(name)
+	g, err := b.m.Int64Gauge(n, metric.WithUnit(u), metric.WithDescription(d))
+	b.errs = append(b.errs, err)
+	return g
+}
+
+func (b *builder) observableCounter(name string) metric.Int64ObservableCounter {
+	n, u, d := b.opts(name)
+	c, err := b.m.Int64ObservableCounter(n, metric.WithUnit(u), metric.WithDescription(d))
+	b.errs = append(b.errs, err)
+	return c
+}
+
+func (b *builder) observableGauge(name string) metric.Int64ObservableGauge {
+	n, u, d := b.opts(name)
+	g, err := b.m.Int64ObservableGauge(n, metric.WithUnit(u), metric.WithDescription(d))
+	b.errs = append(b.errs, err)
+	return g
+}
+
+// seconds creates a histogram in seconds with DurationBuckets.
+func (b *builder) seconds(name string) metric.Float64Histogram {
+	n, u, d := b.opts(name)
+	h, err := b.m.Float64Histogram(n, metric.WithUnit(u), metric.WithDescription(d), metric.WithExplicitBucketBoundaries(DurationBuckets...))
+	b.errs = append(b.errs, err)
+	return h
+}
+
+func (b *builder) err() error { return errors.Join(b.errs...) }
+
 // Telemetry are the instruments of the telemetry package itself.
 type Telemetry struct {
 	ExportFailures   metric.Int64ObservableCounter
@@ -134,15 +191,9 @@ type Telemetry struct {
 // observable: values live in atomics owned by the caller and are read at
 // collection time, so nothing here can block an export path.
 func NewTelemetry(m metric.Meter) (Telemetry, error) {
-	var t Telemetry
-	var err error
-	s := spec(ExportFailures)
-	if t.ExportFailures, err = m.Int64ObservableCounter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description)); err != nil {
-		return t, err
-	}
-	s = spec(CallbackFailures)
-	t.CallbackFailures, err = m.Int64ObservableCounter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
-	return t, err
+	b := &builder{m: m}
+	t := Telemetry{ExportFailures: b.observableCounter(ExportFailures), CallbackFailures: b.observableCounter(CallbackFailures)}
+	return t, b.err()
 }
 
 // Probes are the instruments of the probes package.
@@ -153,16 +204,9 @@ type Probes struct {
 
 // NewProbes creates the probe instruments on m.
 func NewProbes(m metric.Meter) (Probes, error) {
-	var p Probes
-	var err error
-	s := spec(ProbeStatus)
-	if p.Status, err = m.Int64Gauge(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description)); err != nil {
-		return p, err
-	}
-	s = spec(ProbeDuration)
-	p.Duration, err = m.Float64Histogram(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description),
-		metric.WithExplicitBucketBoundaries(DurationBuckets...))
-	return p, err
+	b := &builder{m: m}
+	p := Probes{Status: b.gauge(ProbeStatus), Duration: b.seconds(ProbeDuration)}
+	return p, b.err()
 }
 
 // Operator are the operator runtime's instruments.
@@ -186,53 +230,27 @@ type Operator struct {
 	ObjectHandlerInvocations metric.Int64ObservableCounter
 }
 
-// NewOperator creates the operator runtime's instruments on m. The two
-// observable gauges have no callback yet: the runtime registers one.
+// NewOperator creates the operator runtime's instruments on m. The
+// observable instruments have no callback yet: the runtime registers one.
 func NewOperator(m metric.Meter) (Operator, error) {
-	var o Operator
-	var errs []error
-	counter := func(name string) metric.Int64Counter {
-		s := spec(name)
-		c, err := m.Int64Counter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
-		errs = append(errs, err)
-		return c
+	b := &builder{m: m}
+	o := Operator{
+		HandlerInvocations:       b.counter(HandlerInvocations),
+		HandlerDuration:          b.seconds(HandlerDuration),
+		HandlerRetries:           b.counter(HandlerRetries),
+		QueueDepth:               b.updown(QueueDepth),
+		QueueWait:                b.seconds(QueueWait),
+		QueueAdds:                b.counter(QueueAdds),
+		WatchEvents:              b.counter(WatchEvents),
+		WatchRestarts:            b.counter(WatchRestarts),
+		Objects:                  b.observableGauge(Objects),
+		DaemonsRunning:           b.updown(DaemonsRunning),
+		DaemonRestarts:           b.counter(DaemonRestarts),
+		TimerLateness:            b.seconds(TimerLateness),
+		Leader:                   b.observableGauge(Leader),
+		APIRequests:              b.counter(APIRequests),
+		APIDuration:              b.seconds(APIDuration),
+		ObjectHandlerInvocations: b.observableCounter(ObjectHandlerInvocations),
 	}
-	updown := func(name string) metric.Int64UpDownCounter {
-		s := spec(name)
-		c, err := m.Int64UpDownCounter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
-		errs = append(errs, err)
-		return c
-	}
-	hist := func(name string) metric.Float64Histogram {
-		s := spec(name)
-		h, err := m.Float64Histogram(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description), metric.WithExplicitBucketBoundaries(DurationBuckets...))
-		errs = append(errs, err)
-		return h
-	}
-	gauge := func(name string) metric.Int64ObservableGauge {
-		s := spec(name)
-		g, err := m.Int64ObservableGauge(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
-		errs = append(errs, err)
-		return g
-	}
-	o.HandlerInvocations = counter(HandlerInvocations)
-	o.HandlerDuration = hist(HandlerDuration)
-	o.HandlerRetries = counter(HandlerRetries)
-	o.QueueDepth = updown(QueueDepth)
-	o.QueueWait = hist(QueueWait)
-	o.QueueAdds = counter(QueueAdds)
-	o.WatchEvents = counter(WatchEvents)
-	o.WatchRestarts = counter(WatchRestarts)
-	o.Objects = gauge(Objects)
-	o.DaemonsRunning = updown(DaemonsRunning)
-	o.DaemonRestarts = counter(DaemonRestarts)
-	o.TimerLateness = hist(TimerLateness)
-	o.Leader = gauge(Leader)
-	o.APIRequests = counter(APIRequests)
-	o.APIDuration = hist(APIDuration)
-	s := spec(ObjectHandlerInvocations)
-	var err error
-	o.ObjectHandlerInvocations, err = m.Int64ObservableCounter(s.Name, metric.WithUnit(s.Unit), metric.WithDescription(s.Description))
-	errs = append(errs, err)
-	return o, errors.Join(errs...)
+	return o, b.err()
 }
