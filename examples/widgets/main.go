@@ -134,25 +134,34 @@ func clusterConfig(ctx context.Context, opts *operator.Options, stdout io.Writer
 }
 
 func printURLs(w io.Writer, opts operator.Options) {
-	addr := opts.Server.BindAddress
-	if addr == "" || addr == "0" {
+	host := dialable(opts.Server.BindAddress)
+	if host == "" {
 		return
 	}
-	host := addr
-	if strings.HasPrefix(host, ":") {
-		host = "127.0.0.1" + host
-	}
 	health := host
-	if h := opts.Server.HealthProbeBindAddress; h != "" && h != "0" {
+	if h := dialable(opts.Server.HealthProbeBindAddress); h != "" {
 		health = h
-		if strings.HasPrefix(health, ":") {
-			health = "127.0.0.1" + health
-		}
 	}
-	fmt.Fprintf(w, "metrics:      http://%s/metrics\n", host)
-	fmt.Fprintf(w, "metrics JSON: http://%s/metrics.json\n", host)
+	scheme := "http"
+	if opts.Server.SecureServing {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "metrics:      %s://%s/metrics\n", scheme, host)
+	fmt.Fprintf(w, "metrics JSON: %s://%s/metrics.json\n", scheme, host)
 	fmt.Fprintf(w, "health:       http://%s/healthz  http://%s/readyz\n", health, health)
 	fmt.Fprintln(w, "Ctrl-C to stop")
+}
+
+// dialable turns a bind address into one a browser can open: ":8080"
+// becomes "127.0.0.1:8080"; "" and "0" (disabled) become "".
+func dialable(addr string) string {
+	switch {
+	case addr == "" || addr == "0":
+		return ""
+	case strings.HasPrefix(addr, ":"):
+		return "127.0.0.1" + addr
+	}
+	return addr
 }
 
 // register wires the demo's handlers. Everything records through the
