@@ -25,7 +25,7 @@ func builtinExporters() map[string]ExporterFactory {
 // producers: bridged client_golang metrics would be dropped by the OTel
 // Prometheus exporter, and served twice if they were not.
 func newPrometheus(_ context.Context, s ExporterSettings) (Exporter, error) {
-	return prometheus.New(prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming))
+	return prometheus.New(prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder))
 }
 
 func newJSON(_ context.Context, s ExporterSettings) (Exporter, error) {

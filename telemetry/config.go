@@ -53,6 +53,7 @@ const (
 	EnvOTLPMetricsInsecure = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
 	EnvOTLPCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
 	EnvMetricExportInteval = "OTEL_METRIC_EXPORT_INTERVAL"
+	EnvExemplarFilter      = "OTEL_METRICS_EXEMPLAR_FILTER"
 	EnvServiceName         = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes  = "OTEL_RESOURCE_ATTRIBUTES"
 	EnvPodName             = "POD_NAME"
@@ -91,6 +92,8 @@ type config struct {
 	resourceAttrs  []attribute.KeyValue
 
 	naming       setting[prometheus.Naming]
+	encoder      setting[prometheus.Encoder]
+	exemplars    setting[ExemplarFilter]
 	views        []sdkmetric.View
 	readers      []sdkmetric.Reader
 	gatherer     prom.Gatherer
@@ -188,6 +191,35 @@ func WithMetricsNaming(n prometheus.Naming) Option {
 	return optionFunc(func(c *config) { c.naming.set(n, "WithMetricsNaming") })
 }
 
+// WithPrometheusEncoder selects how the Prometheus exporter renders a
+// scrape: optel (default; rendered straight from the collected data) or
+// stock (the OTel Prometheus exporter, for exemplars and native histograms).
+func WithPrometheusEncoder(e prometheus.Encoder) Option {
+	return optionFunc(func(c *config) { c.encoder.set(e, "WithPrometheusEncoder") })
+}
+
+// ExemplarFilter selects which measurements may become exemplars.
+type ExemplarFilter string
+
+// Exemplar filters, as OTEL_METRICS_EXEMPLAR_FILTER names them.
+const (
+	// ExemplarsOff (optel's default) keeps no exemplars. The OTel default,
+	// trace_based, keeps a reservoir per series that every collection
+	// resets, which costs about a third of a scrape (docs/benchmarks.md)
+	// for exemplars that only exist when handlers run inside sampled spans.
+	ExemplarsOff ExemplarFilter = "always_off"
+	// ExemplarsTraceBased keeps measurements made in a sampled span.
+	ExemplarsTraceBased ExemplarFilter = "trace_based"
+	// ExemplarsOn keeps any measurement.
+	ExemplarsOn ExemplarFilter = "always_on"
+)
+
+// WithExemplarFilter selects the exemplar filter. Default ExemplarsOff.
+// Exemplars reach OTLP, and Prometheus through the stock encoder.
+func WithExemplarFilter(f ExemplarFilter) Option {
+	return optionFunc(func(c *config) { c.exemplars.set(f, "WithExemplarFilter") })
+}
+
 // WithReader adds an SDK reader besides the configured exporters, e.g. a
 // telemetrytest.Reader in tests. The provider shuts it down.
 func WithReader(r sdkmetric.Reader) Option {
@@ -278,6 +310,21 @@ func newConfig(opts []Option) (*config, error) {
 		c.naming.set(prometheus.NamingOTel, "default")
 	}
 	if _, err := parseNaming(c.naming.src, string(c.naming.val)); err != nil {
+		return nil, err
+	}
+	if !c.encoder.isSet() {
+		c.encoder.set(prometheus.EncoderOptel, "default")
+	}
+	if _, err := parseEncoder(c.encoder.src, string(c.encoder.val)); err != nil {
+		return nil, err
+	}
+	if err := fromEnv(c, &c.exemplars, parseExemplarFilter, EnvExemplarFilter); err != nil {
+		return nil, err
+	}
+	if !c.exemplars.isSet() {
+		c.exemplars.set(ExemplarsOff, "default")
+	}
+	if _, err := parseExemplarFilter(c.exemplars.src, string(c.exemplars.val)); err != nil {
 		return nil, err
 	}
 	if !c.cardinality.isSet() {

@@ -95,6 +95,9 @@ func TestBadConfigNamesSource(t *testing.T) {
 		{name: "compression", env: map[string]string{"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, wantSrc: "OTEL_EXPORTER_OTLP_COMPRESSION", accepted: "gzip, none"},
 		{name: "cardinality negative", flags: []string{"--telemetry-cardinality-limit=-1"}, wantSrc: "--telemetry-cardinality-limit", accepted: "0 (no limit)"},
 		{name: "naming profile", flags: []string{"--metrics-naming=kubebuilder"}, wantSrc: "--metrics-naming", accepted: "otel, controller-runtime"},
+		{name: "prometheus encoder", flags: []string{"--prometheus-encoder=fast"}, wantSrc: "--prometheus-encoder", accepted: "optel, stock"},
+		{name: "exemplar filter env", env: map[string]string{"OTEL_METRICS_EXEMPLAR_FILTER": "sometimes"}, wantSrc: "OTEL_METRICS_EXEMPLAR_FILTER", accepted: "always_off, trace_based, always_on"},
+		{name: "exemplar filter flag", flags: []string{"--telemetry-exemplar-filter=on"}, wantSrc: "--telemetry-exemplar-filter", accepted: "always_off"},
 		{name: "resource attributes", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "team"}, wantSrc: "OTEL_RESOURCE_ATTRIBUTES", accepted: "key=value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,8 @@ const (
 	FlagOTLPTimeout      = "otlp-timeout"
 	FlagOTLPCompression  = "otlp-compression"
 	FlagMetricsNaming    = "metrics-naming"
+	FlagPromEncoder      = "prometheus-encoder"
+	FlagExemplarFilter   = "telemetry-exemplar-filter"
 )
 
 // Flags are the telemetry command-line flags. A flag that is given wins over
@@ -49,6 +51,8 @@ type Flags struct {
 	timeout     flagValue[time.Duration]
 	compression flagValue[otlp.Compression]
 	naming      flagValue[prometheus.Naming]
+	encoder     flagValue[prometheus.Encoder]
+	exemplars   flagValue[ExemplarFilter]
 }
 
 // BindFlags registers the flags on fs.
@@ -82,6 +86,10 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 		"Timeout of one OTLP export, retries included. Overrides "+EnvOTLPTimeout+".")
 	f.naming.bind(fs, FlagMetricsNaming, string(prometheus.NamingOTel), "string", parseNaming,
 		"Names for optel's own metrics in Prometheus output: otel (optel_handler_invocations_total, ...) or controller-runtime (controller_runtime_reconcile_total, workqueue_depth, ...).")
+	f.encoder.bind(fs, FlagPromEncoder, string(prometheus.EncoderOptel), "string", parseEncoder,
+		"Prometheus scrape encoder: optel (renders straight from the collected data, shares concurrent scrapes) or stock (the OTel Prometheus exporter; exemplars and native histograms over protobuf).")
+	f.exemplars.bind(fs, FlagExemplarFilter, string(ExemplarsOff), "string", parseExemplarFilter,
+		"Which measurements may become exemplars: always_off, trace_based or always_on. Overrides "+EnvExemplarFilter+".")
 	f.compression.bind(fs, FlagOTLPCompression, string(otlp.NoCompression), "string", parseCompression,
 		"OTLP payload compression: gzip or none. Overrides "+EnvOTLPCompression+".")
 }
@@ -101,6 +109,8 @@ func (f *Flags) Options() []Option {
 	opts = appendGiven(opts, &f.timeout, func(c *config) *setting[time.Duration] { return &c.timeout })
 	opts = appendGiven(opts, &f.compression, func(c *config) *setting[otlp.Compression] { return &c.compression })
 	opts = appendGiven(opts, &f.naming, func(c *config) *setting[prometheus.Naming] { return &c.naming })
+	opts = appendGiven(opts, &f.encoder, func(c *config) *setting[prometheus.Encoder] { return &c.encoder })
+	opts = appendGiven(opts, &f.exemplars, func(c *config) *setting[ExemplarFilter] { return &c.exemplars })
 	return opts
 }
 
@@ -161,6 +171,7 @@ var Environment = []EnvVar{
 	{EnvOTLPMetricsInsecure, "", "Metrics-only; wins over " + EnvOTLPInsecure + "."},
 	{EnvOTLPCompression, "none", "gzip or none."},
 	{EnvMetricExportInteval, "60000", "Push interval in milliseconds."},
+	{EnvExemplarFilter, string(ExemplarsOff), "always_off, trace_based or always_on (optel defaults to always_off, unlike the SDK). --" + FlagExemplarFilter + " wins."},
 	{EnvServiceName, "program name", "service.name resource attribute; wins over OTEL_RESOURCE_ATTRIBUTES and WithServiceName."},
 	{EnvResourceAttributes, "", "Extra resource attributes, key=value pairs, comma-separated."},
 	{EnvPodName, "", "Downward API: sets k8s.pod.name."},

@@ -156,3 +156,19 @@ func parseNaming(src, s string) (prometheus.Naming, error) {
 	}
 	return n, nil
 }
+
+func parseEncoder(src, s string) (prometheus.Encoder, error) {
+	e, err := prometheus.ParseEncoder(s)
+	if err != nil {
+		return "", &ConfigError{Source: src, Value: s, Reason: "unknown Prometheus encoder", Accepted: "optel, stock"}
+	}
+	return e, nil
+}
+
+func parseExemplarFilter(src, s string) (ExemplarFilter, error) {
+	switch f := ExemplarFilter(strings.ToLower(strings.TrimSpace(s))); f {
+	case ExemplarsOff, ExemplarsTraceBased, ExemplarsOn:
+		return f, nil
+	}
+	return "", &ConfigError{Source: src, Value: s, Reason: "unknown exemplar filter", Accepted: "always_off, trace_based, always_on"}
+}

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/embedded"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/optel-dev/optel/internal/observ"
@@ -82,6 +83,7 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 	mpOpts := []sdkmetric.Option{
 		sdkmetric.WithResource(res),
 		sdkmetric.WithCardinalityLimit(c.cardinality.val),
+		sdkmetric.WithExemplarFilter(exemplarFilter(c.exemplars.val)),
 	}
 	if len(c.views) > 0 {
 		mpOpts = append(mpOpts, sdkmetric.WithView(c.views...))
@@ -103,12 +105,13 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 				Insecure:         c.insecure.val,
 				Compression:      c.compression.val,
 			},
-			ExportInterval: c.interval.val,
-			Producers:      producers,
-			Gatherer:       c.gatherer,
-			Naming:         c.naming.val,
-			Console:        c.console,
-			ReportError:    p.reportFunc(name, counter),
+			ExportInterval:    c.interval.val,
+			Producers:         producers,
+			Gatherer:          c.gatherer,
+			Naming:            c.naming.val,
+			PrometheusEncoder: c.encoder.val,
+			Console:           c.console,
+			ReportError:       p.reportFunc(name, counter),
 		}
 		exp, err := f.NewExporter(ctx, s)
 		if err != nil {
@@ -263,4 +266,14 @@ func (m meter) Int64Histogram(name string, opts ...metric.Int64HistogramOption) 
 		opts = append(opts, metric.WithExplicitBucketBoundaries(observ.DurationBuckets...))
 	}
 	return m.Meter.Int64Histogram(name, opts...)
+}
+
+func exemplarFilter(f ExemplarFilter) exemplar.Filter {
+	switch f {
+	case ExemplarsOn:
+		return exemplar.AlwaysOnFilter
+	case ExemplarsTraceBased:
+		return exemplar.TraceBasedFilter
+	}
+	return exemplar.AlwaysOffFilter
 }

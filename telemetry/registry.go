@@ -64,6 +64,8 @@ type ExporterSettings struct {
 	Gatherer prom.Gatherer
 	// Naming is the Prometheus naming profile for optel's own metrics.
 	Naming prometheus.Naming
+	// PrometheusEncoder is the Prometheus exporter's encoder.
+	PrometheusEncoder prometheus.Encoder
 	// Console is where the console exporter writes.
 	Console io.Writer
 	// ReportError counts an export failure under this exporter's name and

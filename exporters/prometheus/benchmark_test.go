@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
 )
@@ -26,8 +27,10 @@ func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
 // BenchmarkScrape renders n counter and n histogram series through optel's
-// Prometheus exporter and, as the anchor in the same run, client_golang's
-// promhttp on identical data.
+// encoder, the stock OTel exporter and, as the anchor in the same run,
+// client_golang's promhttp on identical data. The two OTel readers share a
+// MeterProvider, so each collection also pays for the other's aggregation
+// store being present (not walked). bench/ has the 100k and 1M cases.
 func BenchmarkScrape(b *testing.B) {
 	const n = 2000
 	ctx := context.Background()
@@ -35,7 +38,12 @@ func BenchmarkScrape(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()), sdkmetric.WithCardinalityLimit(0))
+	stock, err := prometheus.New(prometheus.WithoutTargetInfo(), prometheus.WithEncoder(prometheus.EncoderStock))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()), sdkmetric.WithReader(stock.Reader()), sdkmetric.WithCardinalityLimit(0),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter)) // optel's default (telemetry.ExemplarsOff)
 	defer mp.Shutdown(ctx)
 	c, _ := mp.Meter("b").Int64Counter("requests", metric.WithDescription("r"))
 	h, _ := mp.Meter("b").Float64Histogram("latency", metric.WithUnit("s"), metric.WithDescription("l"), metric.WithExplicitBucketBoundaries(buckets...))
@@ -55,6 +63,7 @@ func BenchmarkScrape(b *testing.B) {
 		h    http.Handler
 	}{
 		{"optel", exp.Handler()},
+		{"stock", stock.Handler()},
 		{"client_golang", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})},
 	} {
 		b.Run(fmt.Sprintf("%s/series=%d", tc.name, 2*n), func(b *testing.B) {

@@ -1,11 +1,17 @@
 package prometheus
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"sort"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -24,7 +30,9 @@ type config struct {
 	errorLog      func(error)
 	maxInFlight   int
 	readerOptions []otelprom.Option
+	manualOptions []sdkmetric.ManualReaderOption
 	naming        Naming
+	encoder       Encoder
 }
 
 // Option configures New.
@@ -65,29 +73,95 @@ func WithMaxRequestsInFlight(n int) Option {
 	return optionFunc(func(c *config) { c.maxInFlight = n })
 }
 
-// WithReaderOption passes an option to the underlying OTel Prometheus
-// exporter (e.g. an aggregation selector or a producer).
+// WithReaderOption passes an option to the stock OTel Prometheus exporter
+// (EncoderStock only; New rejects it with the optel encoder).
 func WithReaderOption(o otelprom.Option) Option {
 	return optionFunc(func(c *config) { c.readerOptions = append(c.readerOptions, o) })
+}
+
+// WithManualReaderOption passes an option (an aggregation selector or a
+// producer) to the reader behind the optel encoder (EncoderOptel only).
+func WithManualReaderOption(o sdkmetric.ManualReaderOption) Option {
+	return optionFunc(func(c *config) { c.manualOptions = append(c.manualOptions, o) })
 }
 
 // Exporter is a pull exporter: the MeterProvider collects into Reader at
 // scrape time, and Handler serves the result.
 type Exporter struct {
-	reader   sdkmetric.Reader
-	registry *prom.Registry
-	gatherer prom.Gatherer
-	shared   *sharedGatherer
-	handler  http.Handler
+	reader      sdkmetric.Reader
+	gatherer    prom.Gatherer
+	collections func() int64
+	handler     http.Handler
 }
 
-// New builds an exporter with its own private registry; nothing is
-// registered globally.
+// New builds an exporter. Nothing is registered globally: the stock
+// encoder gets a private registry, and the optel encoder needs none.
 func New(opts ...Option) (*Exporter, error) {
 	c := config{targetInfo: true}
 	for _, o := range opts {
 		o.apply(&c)
 	}
+	switch c.naming {
+	case "", NamingOTel, NamingControllerRuntime:
+	default:
+		return nil, fmt.Errorf("prometheus exporter: unknown naming %q (accepted: otel, controller-runtime)", c.naming)
+	}
+	switch c.encoder {
+	case "", EncoderOptel:
+		if len(c.readerOptions) > 0 {
+			return nil, fmt.Errorf("prometheus exporter: WithReaderOption configures the stock encoder; use WithManualReaderOption with the optel encoder")
+		}
+		return newOptel(&c), nil
+	case EncoderStock:
+		if len(c.manualOptions) > 0 {
+			return nil, fmt.Errorf("prometheus exporter: WithManualReaderOption configures the optel encoder; use WithReaderOption with the stock encoder")
+		}
+		return newStock(&c)
+	default:
+		return nil, fmt.Errorf("prometheus exporter: unknown encoder %q (accepted: optel, stock)", c.encoder)
+	}
+}
+
+func newOptel(c *config) *Exporter {
+	reader := sdkmetric.NewManualReader(c.manualOptions...)
+	var foreign prom.Gatherer
+	switch len(c.gatherers) {
+	case 0:
+	case 1:
+		foreign = c.gatherers[0]
+	default:
+		foreign = prom.Gatherers(c.gatherers)
+	}
+	r := newRenderer(reader, c, foreign)
+	h := newHandler(r, c.maxInFlight)
+	return &Exporter{
+		reader:      reader,
+		gatherer:    renderGatherer{r},
+		collections: h.collections.Load,
+		handler:     h,
+	}
+}
+
+// renderGatherer parses the optel encoder's own text output, so Gather
+// returns exactly what a scrape sees.
+type renderGatherer struct{ r *renderer }
+
+func (g renderGatherer) Gather() ([]*dto.MetricFamily, error) {
+	b := g.r.render(context.Background(), nil, false)
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("prometheus exporter: parse own output: %w", err)
+	}
+	out := make([]*dto.MetricFamily, 0, len(parsed))
+	for _, mf := range parsed {
+		out = append(out, mf)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, nil
+}
+
+func newStock(c *config) (*Exporter, error) {
 	reg := prom.NewRegistry()
 	eopts := []otelprom.Option{
 		otelprom.WithRegisterer(reg),
@@ -108,12 +182,8 @@ func New(opts ...Option) (*Exporter, error) {
 	if len(c.gatherers) > 0 {
 		g = prom.Gatherers(append([]prom.Gatherer{reg}, c.gatherers...))
 	}
-	switch c.naming {
-	case "", NamingOTel:
-	case NamingControllerRuntime:
+	if c.naming == NamingControllerRuntime {
 		g = crGatherer{g: g}
-	default:
-		return nil, fmt.Errorf("prometheus exporter: unknown naming %q (accepted: otel, controller-runtime)", c.naming)
 	}
 	shared := &sharedGatherer{g: g}
 	ho := promhttp.HandlerOpts{
@@ -125,11 +195,10 @@ func New(opts ...Option) (*Exporter, error) {
 		ho.ErrorLog = errorLogger(c.errorLog)
 	}
 	return &Exporter{
-		reader:   exp,
-		registry: reg,
-		gatherer: g,
-		shared:   shared,
-		handler:  promhttp.HandlerFor(shared, ho),
+		reader:      exp,
+		gatherer:    g,
+		collections: shared.collections.Load,
+		handler:     promhttp.HandlerFor(shared, ho),
 	}, nil
 }
 
@@ -146,7 +215,7 @@ func (e *Exporter) Gatherer() prom.Gatherer { return e.gatherer }
 // Collections counts the collections scrapes have triggered. Concurrent
 // scrapes share one collection, so under load it grows slower than the
 // number of scrapes.
-func (e *Exporter) Collections() int64 { return e.shared.collections.Load() }
+func (e *Exporter) Collections() int64 { return e.collections() }
 
 // Routes mounts Handler at /metrics.
 func (e *Exporter) Routes() map[string]http.Handler {

@@ -53,6 +53,24 @@ type crGatherer struct{ g prom.Gatherer }
 
 func (c crGatherer) Gather() ([]*dto.MetricFamily, error) {
 	mfs, err := c.g.Gather()
+	return translateCR(mfs), err
+}
+
+// crFamilies are the families the controller-runtime profile translates.
+var crFamilies = map[string]struct{}{
+	"optel_handler_invocations_total": {},
+	"optel_handler_duration_seconds":  {},
+	"optel_queue_depth":               {},
+	"optel_queue_adds_total":          {},
+	"optel_queue_wait_seconds":        {},
+	"optel_handler_retries_total":     {},
+	"optel_api_requests_total":        {},
+	"optel_leader":                    {},
+}
+
+// translateCR maps optel's families to controller-runtime's, passes the
+// others through, and sorts the result by name.
+func translateCR(mfs []*dto.MetricFamily) []*dto.MetricFamily {
 	out := make([]*dto.MetricFamily, 0, len(mfs)+4)
 	for _, mf := range mfs {
 		switch mf.GetName() {
@@ -82,7 +100,7 @@ func (c crGatherer) Gather() ([]*dto.MetricFamily, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
-	return out, err
+	return out
 }
 
 // labelMap keeps the listed labels (renamed), optionally mapping values.

@@ -1,0 +1,34 @@
+package prometheus
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Encoder selects how scrapes are rendered.
+type Encoder string
+
+// Encoders.
+const (
+	// EncoderOptel (the default) renders the text format and OpenMetrics
+	// straight from the SDK's collected data into pooled buffers, and lets
+	// concurrent scrapes share one rendering. See docs/benchmarks.md.
+	EncoderOptel Encoder = "optel"
+	// EncoderStock is go.opentelemetry.io/otel/exporters/prometheus served
+	// by promhttp. It is what to choose for what the optel encoder does not
+	// render: exemplars (OpenMetrics), and exponential histograms as native
+	// histograms over the protobuf format.
+	EncoderStock Encoder = "stock"
+)
+
+// ParseEncoder validates an encoder name.
+func ParseEncoder(s string) (Encoder, error) {
+	switch e := Encoder(strings.TrimSpace(s)); e {
+	case EncoderOptel, EncoderStock:
+		return e, nil
+	}
+	return "", fmt.Errorf("unknown prometheus encoder %q (accepted: optel, stock)", s)
+}
+
+// WithEncoder selects the encoder. Default EncoderOptel.
+func WithEncoder(e Encoder) Option { return optionFunc(func(c *config) { c.encoder = e }) }

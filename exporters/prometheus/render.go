@@ -1,0 +1,609 @@
+package prometheus
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+const (
+	targetInfoName = "target_info"
+	targetInfoHelp = "Target metadata"
+	scopeLabel     = "otel_scope_"
+)
+
+// renderer is the optel encoder: it collects from a ManualReader into a
+// ResourceMetrics it keeps between scrapes (the SDK reuses its slices, so a
+// steady-state collection allocates little) and writes the text format or
+// OpenMetrics straight from metricdata into a caller's buffer. Nothing is
+// converted into client_golang metric objects.
+//
+// Renders are serialized by mu, which also guards the caches; concurrent
+// scrapes of one format share a render (see handler).
+type renderer struct {
+	reader     *sdkmetric.ManualReader
+	scopeInfo  bool
+	targetInfo bool
+	foreign    prom.Gatherer // client_golang registries served as they are; may be nil
+	naming     Naming
+	report     func(error)
+
+	mu       sync.Mutex
+	rm       metricdata.ResourceMetrics
+	names    map[nameKey]string
+	labels   map[attribute.Key]string
+	families []family
+	index    map[string]int
+	lbl      []byte   // the current data point's rendered labels
+	pairs    []lpair  // slow-path label scratch
+	le       [][]byte // formatted bucket bounds of the current metric
+	leBounds []float64
+	leOM     bool
+	scratch  []byte // side buffer for families rendered through expfmt
+}
+
+type nameKey struct {
+	name, unit string
+	typ        otlptranslator.MetricType
+}
+
+type lpair struct{ name, value string }
+
+// family is one metric name in the output: the OTel metrics that render
+// under it (possibly from several scopes), or a client_golang family.
+type family struct {
+	name    string
+	help    string
+	typ     dto.MetricType
+	members []member
+	foreign *dto.MetricFamily
+}
+
+type member struct {
+	scope *instrumentation.Scope
+	m     *metricdata.Metrics
+}
+
+var (
+	labelNamer  = otlptranslator.LabelNamer{}
+	metricNamer = otlptranslator.NewMetricNamer("", TranslationStrategy)
+)
+
+func newRenderer(reader *sdkmetric.ManualReader, c *config, foreign prom.Gatherer) *renderer {
+	report := c.errorLog
+	if report == nil {
+		report = func(error) {}
+	}
+	return &renderer{
+		reader:     reader,
+		scopeInfo:  c.scopeInfo,
+		targetInfo: c.targetInfo,
+		foreign:    foreign,
+		naming:     c.naming,
+		report:     report,
+		names:      map[nameKey]string{},
+		labels:     map[attribute.Key]string{},
+		index:      map[string]int{},
+	}
+}
+
+// render collects and appends one whole exposition to b. Problems with
+// single metrics are reported and the metric is skipped; the rest is still
+// rendered, as a scrape with gaps is worth more than none.
+func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	collected := true
+	if err := r.reader.Collect(ctx, &r.rm); err != nil {
+		if !errors.Is(err, sdkmetric.ErrReaderShutdown) {
+			r.report(fmt.Errorf("prometheus exporter: collect: %w", err))
+		}
+		collected = !errors.Is(err, sdkmetric.ErrReaderShutdown) && !errors.Is(err, sdkmetric.ErrReaderNotRegistered)
+	}
+	r.families = r.families[:0]
+	clear(r.index)
+	if collected {
+		r.group()
+		if r.targetInfo && r.rm.Resource != nil && r.rm.Resource.Len() > 0 {
+			r.addFamily(targetInfoName, targetInfoHelp, dto.MetricType_GAUGE)
+		}
+	}
+	if r.naming == NamingControllerRuntime {
+		r.translateControllerRuntime()
+	}
+	if r.foreign != nil {
+		r.addForeign()
+	}
+	slices.SortFunc(r.families, func(a, b family) int { return strings.Compare(a.name, b.name) })
+
+	for i := range r.families {
+		f := &r.families[i]
+		if f.foreign != nil {
+			b = r.appendForeign(b, f.foreign, om)
+			continue
+		}
+		if f.name == targetInfoName && len(f.members) == 0 {
+			b = r.appendTargetInfo(b, om)
+			continue
+		}
+		b = r.appendFamily(b, f, om)
+	}
+	if om {
+		b = append(b, "# EOF\n"...)
+	}
+	return b
+}
+
+// group indexes the collected metrics by their Prometheus name. Metrics of
+// the same name from different scopes share a family; a type conflict drops
+// the later metric, and a description conflict keeps the first, as the
+// stock exporter does.
+func (r *renderer) group() {
+	for i := range r.rm.ScopeMetrics {
+		sm := &r.rm.ScopeMetrics[i]
+		for j := range sm.Metrics {
+			m := &sm.Metrics[j]
+			typ, ntyp, ok := metricType(m.Data)
+			if !ok {
+				r.report(fmt.Errorf("prometheus exporter: %s: unsupported data type %T", m.Name, m.Data))
+				continue
+			}
+			name, err := r.metricName(m.Name, m.Unit, ntyp)
+			if err != nil {
+				r.report(fmt.Errorf("prometheus exporter: metric name %q: %w", m.Name, err))
+				continue
+			}
+			f := r.addFamily(name, m.Description, typ)
+			if f.typ != typ {
+				r.report(fmt.Errorf("prometheus exporter: %s: instrument type conflict (%s, dropped %s)", name, f.typ, typ))
+				continue
+			}
+			f.members = append(f.members, member{scope: &sm.Scope, m: m})
+		}
+	}
+}
+
+// addFamily returns the family called name, adding it if new. The families
+// slice and each family's members slice are reused across scrapes.
+func (r *renderer) addFamily(name, help string, typ dto.MetricType) *family {
+	if i, ok := r.index[name]; ok {
+		return &r.families[i]
+	}
+	n := len(r.families)
+	if n < cap(r.families) {
+		r.families = r.families[:n+1]
+	} else {
+		r.families = append(r.families, family{})
+	}
+	f := &r.families[n]
+	*f = family{name: name, help: help, typ: typ, members: f.members[:0]}
+	r.index[name] = n
+	return f
+}
+
+func (r *renderer) metricName(name, unit string, typ otlptranslator.MetricType) (string, error) {
+	k := nameKey{name, unit, typ}
+	if s, ok := r.names[k]; ok {
+		return s, nil
+	}
+	s, err := metricNamer.Build(otlptranslator.Metric{Name: name, Unit: unit, Type: typ})
+	if err != nil {
+		return "", err
+	}
+	if !model.LegacyValidation.IsValidMetricName(s) {
+		return "", fmt.Errorf("translates to %q, not a valid Prometheus name", s)
+	}
+	r.names[k] = s
+	return s, nil
+}
+
+func (r *renderer) labelName(k attribute.Key) (string, error) {
+	if s, ok := r.labels[k]; ok {
+		return s, nil
+	}
+	s, err := labelNamer.Build(string(k))
+	if err != nil {
+		return "", fmt.Errorf("attribute %q: %w", k, err)
+	}
+	r.labels[k] = s
+	return s, nil
+}
+
+// metricType gives the Prometheus type and the naming type of an
+// aggregation: monotonic sums are counters, other sums and gauges gauges.
+func metricType(data metricdata.Aggregation) (dto.MetricType, otlptranslator.MetricType, bool) {
+	switch v := data.(type) {
+	case metricdata.Sum[int64]:
+		return sumType(v.IsMonotonic)
+	case metricdata.Sum[float64]:
+		return sumType(v.IsMonotonic)
+	case metricdata.Gauge[int64], metricdata.Gauge[float64]:
+		return dto.MetricType_GAUGE, otlptranslator.MetricTypeGauge, true
+	case metricdata.Histogram[int64], metricdata.Histogram[float64],
+		metricdata.ExponentialHistogram[int64], metricdata.ExponentialHistogram[float64]:
+		return dto.MetricType_HISTOGRAM, otlptranslator.MetricTypeHistogram, true
+	}
+	return 0, 0, false
+}
+
+func sumType(monotonic bool) (dto.MetricType, otlptranslator.MetricType, bool) {
+	if monotonic {
+		return dto.MetricType_COUNTER, otlptranslator.MetricTypeMonotonicCounter, true
+	}
+	return dto.MetricType_GAUGE, otlptranslator.MetricTypeNonMonotonicCounter, true
+}
+
+func (r *renderer) appendFamily(b []byte, f *family, om bool) []byte {
+	b = appendHeader(b, f.name, f.help, f.typ, om)
+	for _, mem := range f.members {
+		switch v := mem.m.Data.(type) {
+		case metricdata.Sum[int64]:
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.Sum[float64]:
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.Gauge[int64]:
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.Gauge[float64]:
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.Histogram[int64]:
+			b = appendHistogram(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.Histogram[float64]:
+			b = appendHistogram(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.ExponentialHistogram[int64]:
+			b = appendExponential(r, b, f.name, mem.scope, v.DataPoints, om)
+		case metricdata.ExponentialHistogram[float64]:
+			b = appendExponential(r, b, f.name, mem.scope, v.DataPoints, om)
+		}
+	}
+	return b
+}
+
+// appendHeader writes HELP and TYPE. OpenMetrics names a counter family
+// without its _total suffix.
+func appendHeader(b []byte, name, help string, typ dto.MetricType, om bool) []byte {
+	fam := name
+	if om && typ == dto.MetricType_COUNTER {
+		fam = strings.TrimSuffix(name, "_total")
+	}
+	b = append(b, "# HELP "...)
+	b = append(b, fam...)
+	b = append(b, ' ')
+	b = appendEscaped(b, help, om)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, fam...)
+	switch typ {
+	case dto.MetricType_COUNTER:
+		if om && fam == name {
+			b = append(b, " unknown\n"...)
+		} else {
+			b = append(b, " counter\n"...)
+		}
+	case dto.MetricType_HISTOGRAM:
+		b = append(b, " histogram\n"...)
+	default:
+		b = append(b, " gauge\n"...)
+	}
+	return b
+}
+
+func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.DataPoint[N], om bool) []byte {
+	for i := range dps {
+		if !r.renderLabels(dps[i].Attributes, scope) {
+			continue
+		}
+		b = appendSeries(b, name, "", r.lbl, nil)
+		b = appendValue(b, float64(dps[i].Value), om)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func appendHistogram[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.HistogramDataPoint[N], om bool) []byte {
+	for i := range dps {
+		dp := &dps[i]
+		if !r.renderLabels(dp.Attributes, scope) {
+			continue
+		}
+		les := r.bounds(dp.Bounds, om)
+		var cum uint64
+		for j, le := range les {
+			if j < len(dp.BucketCounts) {
+				cum += dp.BucketCounts[j]
+			}
+			b = appendSeries(b, name, "_bucket", r.lbl, le)
+			b = appendCount(b, cum, om)
+			b = append(b, '\n')
+		}
+		b = appendSeries(b, name, "_bucket", r.lbl, infBound)
+		b = appendCount(b, dp.Count, om)
+		b = append(b, '\n')
+		b = appendSums(b, name, r.lbl, float64(dp.Sum), dp.Count, om)
+	}
+	return b
+}
+
+// appendExponential renders an exponential histogram the way the stock
+// exporter's text output does: the +Inf bucket, sum and count. Its native
+// buckets travel only in the protobuf format, which needs the stock encoder.
+func appendExponential[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.ExponentialHistogramDataPoint[N], om bool) []byte {
+	for i := range dps {
+		dp := &dps[i]
+		if !r.renderLabels(dp.Attributes, scope) {
+			continue
+		}
+		b = appendSeries(b, name, "_bucket", r.lbl, infBound)
+		b = appendCount(b, dp.Count, om)
+		b = append(b, '\n')
+		b = appendSums(b, name, r.lbl, float64(dp.Sum), dp.Count, om)
+	}
+	return b
+}
+
+var infBound = []byte("+Inf")
+
+func appendSums(b []byte, name string, lbl []byte, sum float64, count uint64, om bool) []byte {
+	b = appendSeries(b, name, "_sum", lbl, nil)
+	b = appendValue(b, sum, om)
+	b = append(b, '\n')
+	b = appendSeries(b, name, "_count", lbl, nil)
+	b = appendCount(b, count, om)
+	return append(b, '\n')
+}
+
+// bounds returns the formatted le values for a histogram's bounds. Data
+// points of one instrument share their bounds, so they are formatted once
+// per metric rather than once per series.
+func (r *renderer) bounds(bounds []float64, om bool) [][]byte {
+	if om == r.leOM && slices.Equal(bounds, r.leBounds) {
+		return r.le[:len(bounds)]
+	}
+	r.leOM = om
+	r.leBounds = append(r.leBounds[:0], bounds...)
+	for len(r.le) < len(bounds) {
+		r.le = append(r.le, nil)
+	}
+	for i, f := range bounds {
+		if om {
+			r.le[i] = appendOMFloat(r.le[i][:0], f)
+		} else {
+			r.le[i] = appendFloat(r.le[i][:0], f)
+		}
+	}
+	return r.le[:len(bounds)]
+}
+
+// renderLabels writes a data point's labels into r.lbl. Attribute sets are
+// sorted by key, and sanitizing keys rarely changes that order, so the fast
+// path writes them as they come; when sanitizing reorders or merges keys,
+// or scope labels are on, the slow path sorts and merges. It reports false
+// when an attribute cannot be named (the point is skipped).
+func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope) bool {
+	r.lbl = r.lbl[:0]
+	if !r.scopeInfo {
+		prev := ""
+		ok := true
+		for i := range set.Len() {
+			kv, _ := set.Get(i)
+			name, err := r.labelName(kv.Key)
+			if err != nil {
+				r.report(fmt.Errorf("prometheus exporter: %w", err))
+				return false
+			}
+			if i > 0 && name <= prev {
+				ok = false
+				break
+			}
+			prev = name
+			if i > 0 {
+				r.lbl = append(r.lbl, ',')
+			}
+			r.lbl = appendLabel(r.lbl, name, valueString(kv.Value))
+		}
+		if ok {
+			return true
+		}
+		r.lbl = r.lbl[:0]
+	}
+	r.pairs = r.pairs[:0]
+	if err := r.appendPairs(set, ""); err != nil {
+		r.report(fmt.Errorf("prometheus exporter: %w", err))
+		return false
+	}
+	if r.scopeInfo && scope != nil {
+		r.pairs = append(r.pairs,
+			lpair{scopeLabel + "name", scope.Name},
+			lpair{scopeLabel + "version", scope.Version},
+			lpair{scopeLabel + "schema_url", scope.SchemaURL})
+		if err := r.appendPairs(scope.Attributes, scopeLabel); err != nil {
+			r.report(fmt.Errorf("prometheus exporter: scope %s: %w", scope.Name, err))
+			return false
+		}
+	}
+	r.lbl = appendPairs(r.lbl, r.pairs)
+	return true
+}
+
+func (r *renderer) appendPairs(set attribute.Set, prefix string) error {
+	for i := range set.Len() {
+		kv, _ := set.Get(i)
+		name, err := r.labelName(kv.Key)
+		if err != nil {
+			return err
+		}
+		if prefix != "" {
+			switch name {
+			case "name", "version", "schema_url":
+				continue // reserved for the scope's own fields
+			}
+			name = prefix + name
+		}
+		r.pairs = append(r.pairs, lpair{name, valueString(kv.Value)})
+	}
+	return nil
+}
+
+// appendPairs sorts pairs by name and writes them, joining the sorted
+// values of names that sanitizing made equal with ";" (as the OTel
+// specification for Prometheus says).
+func appendPairs(b []byte, pairs []lpair) []byte {
+	slices.SortStableFunc(pairs, func(a, b lpair) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	for i := 0; i < len(pairs); {
+		j := i + 1
+		for j < len(pairs) && pairs[j].name == pairs[i].name {
+			j++
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, pairs[i].name...)
+		b = append(b, '=', '"')
+		for k := i; k < j; k++ {
+			if k > i {
+				b = append(b, ';')
+			}
+			b = appendEscaped(b, pairs[k].value, true)
+		}
+		b = append(b, '"')
+		i = j
+	}
+	return b
+}
+
+func valueString(v attribute.Value) string {
+	if v.Type() == attribute.STRING {
+		return v.AsString()
+	}
+	return v.String()
+}
+
+func (r *renderer) appendTargetInfo(b []byte, om bool) []byte {
+	r.pairs = r.pairs[:0]
+	if err := r.appendPairs(*r.rm.Resource.Set(), ""); err != nil {
+		r.report(fmt.Errorf("prometheus exporter: target_info: %w", err))
+		return b
+	}
+	r.lbl = appendPairs(r.lbl[:0], r.pairs)
+	b = appendHeader(b, targetInfoName, targetInfoHelp, dto.MetricType_GAUGE, om)
+	b = appendSeries(b, targetInfoName, "", r.lbl, nil)
+	b = appendValue(b, 1, om)
+	return append(b, '\n')
+}
+
+// addForeign adds the client_golang gatherers' families. A name the OTel
+// side already renders is dropped and reported rather than served twice.
+func (r *renderer) addForeign() {
+	mfs, err := r.foreign.Gather()
+	if err != nil {
+		r.report(fmt.Errorf("prometheus exporter: gather: %w", err))
+	}
+	for _, mf := range mfs {
+		if _, dup := r.index[mf.GetName()]; dup {
+			r.report(fmt.Errorf("prometheus exporter: %s is both an OTel metric and a client_golang one; the client_golang one is dropped", mf.GetName()))
+			continue
+		}
+		f := r.addFamily(mf.GetName(), mf.GetHelp(), mf.GetType())
+		f.foreign = mf
+	}
+}
+
+// appendForeign encodes a client_golang family with expfmt.
+func (r *renderer) appendForeign(b []byte, mf *dto.MetricFamily, om bool) []byte {
+	w := appendWriter{b}
+	var err error
+	if om {
+		_, err = expfmt.MetricFamilyToOpenMetrics(&w, mf)
+	} else {
+		_, err = expfmt.MetricFamilyToText(&w, mf)
+	}
+	if err != nil {
+		r.report(fmt.Errorf("prometheus exporter: encode %s: %w", mf.GetName(), err))
+	}
+	return w.b
+}
+
+// translateControllerRuntime renders optel's own families, the ones the
+// controller-runtime profile renames, in the text format, parses them back
+// into client_golang families, translates those with the same code the
+// stock path uses, and puts the results in their place. These families are
+// small (a series per resource and outcome), so the detour costs little.
+func (r *renderer) translateControllerRuntime() {
+	r.scratch = r.scratch[:0]
+	kept := r.families[:0]
+	for _, f := range r.families {
+		if _, ok := crFamilies[f.name]; ok && f.foreign == nil {
+			r.scratch = r.appendFamily(r.scratch, &f, false)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	// Clear the tail so dropped families' members are not reused while
+	// still referenced by kept ones.
+	for i := len(kept); i < len(r.families); i++ {
+		r.families[i] = family{}
+	}
+	r.families = kept
+	clear(r.index)
+	for i := range r.families {
+		r.index[r.families[i].name] = i
+	}
+	if len(r.scratch) == 0 {
+		return
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(r.scratch))
+	if err != nil {
+		r.report(fmt.Errorf("prometheus exporter: controller-runtime naming: %w", err))
+		return
+	}
+	mfs := make([]*dto.MetricFamily, 0, len(parsed))
+	for _, mf := range parsed {
+		mfs = append(mfs, mf)
+	}
+	for _, mf := range translateCR(mfs) {
+		f := r.addFamily(mf.GetName(), mf.GetHelp(), mf.GetType())
+		f.foreign = mf
+	}
+}
+
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+func (w *appendWriter) WriteRune(c rune) (int, error) {
+	n := len(w.b)
+	w.b = fmt.Appendf(w.b, "%c", c)
+	return len(w.b) - n, nil
+}
