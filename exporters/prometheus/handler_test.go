@@ -1,0 +1,208 @@
+package prometheus_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/optel-dev/optel/exporters/prometheus"
+)
+
+func newOptel(t *testing.T, opts ...prometheus.Option) (*prometheus.Exporter, metric.Meter) {
+	t.Helper()
+	exp, err := prometheus.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return exp, mp.Meter("t")
+}
+
+func TestHandlerNegotiation(t *testing.T) {
+	exp, m := newOptel(t, prometheus.WithoutTargetInfo())
+	c, _ := m.Int64Counter("hits", metric.WithDescription("Hits."))
+	c.Add(context.Background(), 2, metric.WithAttributes(attribute.String("k", "v")))
+
+	for _, tc := range []struct {
+		name, accept, encoding string
+		wantType, wantLine     string
+		gzipped, eof           bool
+	}{
+		{name: "no accept", wantType: "text/plain; version=0.0.4", wantLine: `hits_total{k="v"} 2`},
+		{name: "openmetrics", accept: "application/openmetrics-text;version=1.0.0,text/plain;q=0.5", wantType: "application/openmetrics-text; version=1.0.0", wantLine: `hits_total{k="v"} 2.0`, eof: true},
+		{name: "openmetrics 0.0.1", accept: "application/openmetrics-text;version=0.0.1", wantType: "application/openmetrics-text; version=0.0.1", wantLine: `hits_total{k="v"} 2.0`, eof: true},
+		{name: "protobuf falls back to text", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`},
+		{name: "gzip", encoding: "gzip, deflate", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`, gzipped: true},
+		{name: "gzip refused", encoding: "gzip;q=0, identity", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			req.Header.Set("Accept", tc.accept)
+			req.Header.Set("Accept-Encoding", tc.encoding)
+			rec := httptest.NewRecorder()
+			exp.Handler().ServeHTTP(rec, req)
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.wantType) {
+				t.Errorf("Content-Type %q, want prefix %q", ct, tc.wantType)
+			}
+			body := rec.Body.Bytes()
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tc.gzipped {
+				t.Fatalf("gzip = %v, want %v", got, tc.gzipped)
+			}
+			if tc.gzipped {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if body, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !strings.Contains(string(body), "\n"+tc.wantLine+"\n") {
+				t.Errorf("missing %q in\n%s", tc.wantLine, body)
+			}
+			if got := strings.HasSuffix(string(body), "# EOF\n"); got != tc.eof {
+				t.Errorf("# EOF present = %v, want %v", got, tc.eof)
+			}
+		})
+	}
+}
+
+// TestHandlerConcurrentFormats: many scrapes of both formats at once each
+// get a complete exposition of their own format (buffers are shared within
+// a format and never handed back to the pool while still being written).
+func TestHandlerConcurrentFormats(t *testing.T) {
+	exp, m := newOptel(t)
+	h, _ := m.Float64Histogram("lat", metric.WithUnit("s"), metric.WithDescription("Latency."))
+	for i := range 300 {
+		h.Record(context.Background(), float64(i)/100, metric.WithAttributes(attribute.Int("id", i)))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Go(func() {
+			om := i%2 == 0
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			if om {
+				req.Header.Set("Accept", acceptOM)
+			}
+			req.Header.Set("Accept-Encoding", []string{"", "gzip"}[i%3%2])
+			rec := httptest.NewRecorder()
+			exp.Handler().ServeHTTP(rec, req)
+			body := rec.Body.Bytes()
+			if rec.Header().Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err == nil {
+					body, err = io.ReadAll(zr)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			s := string(body)
+			if n := strings.Count(s, "lat_seconds_count{"); n != 300 {
+				errs <- errors.New("incomplete exposition")
+			}
+			if strings.HasSuffix(s, "# EOF\n") != om {
+				errs <- errors.New("wrong format")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if exp.Collections() == 0 {
+		t.Error("no collections counted")
+	}
+}
+
+func TestHandlerReportsConflicts(t *testing.T) {
+	var mu sync.Mutex
+	var reported []string
+	exp, err := prometheus.New(prometheus.WithErrorHandler(func(err error) {
+		mu.Lock()
+		reported = append(reported, err.Error())
+		mu.Unlock()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()))
+	defer mp.Shutdown(context.Background())
+	ctx := context.Background()
+	a, _ := mp.Meter("a").Int64Counter("jobs", metric.WithDescription("Jobs."))
+	a.Add(ctx, 1)
+	b, _ := mp.Meter("b").Int64Gauge("jobs_total", metric.WithDescription("Not a counter."))
+	b.Record(ctx, 5)
+	body := string(scrape(t, exp.Handler(), acceptText))
+	if !strings.Contains(body, "jobs_total 1\n") || strings.Contains(body, "jobs_total 5") {
+		t.Errorf("want the counter kept and the gauge dropped:\n%s", body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) == 0 || !strings.Contains(strings.Join(reported, "\n"), "type conflict") {
+		t.Errorf("conflict not reported: %q", reported)
+	}
+}
+
+// TestHandlerMaxInFlight: with the only slot held by a scrape stuck in a
+// slow client_golang gatherer, the next scrape gets 503 at once.
+func TestHandlerMaxInFlight(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := prom.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		close(entered)
+		<-release
+		return nil, nil
+	})
+	exp, _ := newOptel(t, prometheus.WithMaxRequestsInFlight(1), prometheus.WithGatherer(slow))
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		exp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		done <- rec.Code
+	}()
+	<-entered
+	rec := httptest.NewRecorder()
+	exp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 503 {
+		t.Errorf("second scrape: code %d, want 503", rec.Code)
+	}
+	close(release)
+	if code := <-done; code != 200 {
+		t.Errorf("first scrape: code %d, want 200", code)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []prometheus.Option
+		want string
+	}{
+		{"encoder", []prometheus.Option{prometheus.WithEncoder("fast")}, "accepted: optel, stock"},
+		{"naming", []prometheus.Option{prometheus.WithNaming("kube")}, "accepted: otel, controller-runtime"},
+		{"manual option with stock", []prometheus.Option{prometheus.WithEncoder(prometheus.EncoderStock), prometheus.WithManualReaderOption(sdkmetric.WithProducer(nil))}, "WithReaderOption"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := prometheus.New(tc.opts...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
