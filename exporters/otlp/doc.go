@@ -7,6 +7,12 @@
 // dials, so a collector that is down cannot fail start-up, and exports use
 // cumulative temporality, so a failed export loses nothing.
 //
+// Large collections are split into requests of at most
+// DefaultMaxPointsPerExport data points (WithMaxPointsPerExport), because a
+// default Collector refuses gRPC messages over 4 MiB: about 20k histogram
+// series. Without the split, an operator with many objects would have every
+// export refused (TestSplitLargeExportsReachRealCollector shows both).
+//
 // ParseEndpoint is exported so configuration front-ends can validate an
 // endpoint before anything is built and name the flag that carried it.
 //

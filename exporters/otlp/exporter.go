@@ -119,6 +119,9 @@ type config struct {
 	insecure    bool
 	compression Compression
 	tls         *tls.Config
+
+	maxPoints    int
+	maxPointsSet bool
 }
 
 // Option configures New.
@@ -205,7 +208,7 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("create otlp grpc exporter: %w", err)
 		}
-		return exp, nil
+		return c.split(exp), nil
 	case HTTPProtobuf:
 		path := ep.Path
 		switch {
@@ -230,7 +233,18 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("create otlp http exporter: %w", err)
 		}
-		return exp, nil
+		return c.split(exp), nil
 	}
 	return nil, fmt.Errorf("otlp protocol %q: accepted grpc, http/protobuf", c.protocol)
+}
+
+func (c *config) split(exp sdkmetric.Exporter) sdkmetric.Exporter {
+	n := DefaultMaxPointsPerExport
+	if c.maxPointsSet {
+		n = c.maxPoints
+	}
+	if n <= 0 {
+		return exp
+	}
+	return &splitExporter{Exporter: exp, max: n}
 }

@@ -16,18 +16,23 @@ import (
 // handler serves the optel encoder's output. Concurrent scrapes asking for
 // the same format share one collection and one rendered buffer (and one
 // gzip of it): a scrape that arrives while a render runs waits for it and
-// writes the same bytes. Buffers are pooled and reference-counted, so a
-// steady scrape load reuses them instead of allocating an exposition each
-// time.
+// writes the same bytes. Buffers are reference-counted and kept on a short
+// free list (not a sync.Pool, which every GC empties: with a large heap a
+// GC runs between most scrapes), so a steady scrape load reuses them
+// instead of growing an exposition-sized buffer each time. The cost is
+// that a buffer per format stays allocated between scrapes.
 type handler struct {
 	r           *renderer
 	sem         chan struct{} // nil: no limit on scrapes in flight
 	collections atomic.Int64
 
 	mu      sync.Mutex
-	flights [2]*flight // by format: text, OpenMetrics
-	pool    sync.Pool  // *snapshot
+	flights [2]*flight  // by format: text, OpenMetrics
+	free    []*snapshot // at most maxFree
+	size    [2]int      // last body size per format, to size new buffers
 }
+
+const maxFree = 2
 
 type flight struct {
 	done chan struct{}
@@ -51,7 +56,12 @@ func (s *snapshot) release() {
 	s.body = s.body[:0]
 	s.gz.Reset()
 	s.gzOnce = sync.Once{}
-	s.h.pool.Put(s)
+	h := s.h
+	h.mu.Lock()
+	if len(h.free) < maxFree {
+		h.free = append(h.free, s)
+	}
+	h.mu.Unlock()
 }
 
 // gzipped compresses the body once, whoever asks first.
@@ -84,7 +94,6 @@ func newHandler(r *renderer, maxInFlight int) *handler {
 	if maxInFlight > 0 {
 		h.sem = make(chan struct{}, maxInFlight)
 	}
-	h.pool.New = func() any { return &snapshot{h: h} }
 	return h
 }
 
@@ -135,7 +144,15 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 		<-f.done
 		return f.snap
 	}
-	s := h.pool.Get().(*snapshot)
+	var s *snapshot
+	if n := len(h.free); n > 0 {
+		s, h.free = h.free[n-1], h.free[:n-1]
+	} else {
+		s = &snapshot{h: h}
+	}
+	if last := h.size[i]; cap(s.body) < last {
+		s.body = make([]byte, 0, last+last/8) // room to grow without a copy
+	}
 	s.refs.Store(1)
 	f := &flight{done: make(chan struct{}), snap: s}
 	h.flights[i] = f
@@ -146,6 +163,7 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 
 	h.mu.Lock()
 	h.flights[i] = nil
+	h.size[i] = len(s.body)
 	h.mu.Unlock()
 	close(f.done)
 	return s

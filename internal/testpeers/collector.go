@@ -270,3 +270,16 @@ func (s *Sink) Requests() int {
 	defer s.mu.Unlock()
 	return s.requests
 }
+
+// Count returns how many series of a metric were received.
+func (s *Sink) Count(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.series {
+		if strings.HasPrefix(k, name+"{") {
+			n++
+		}
+	}
+	return n
+}

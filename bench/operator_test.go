@@ -1,0 +1,312 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/optel-dev/optel/controlplane"
+	"github.com/optel-dev/optel/operator"
+	"github.com/optel-dev/optel/server"
+	"github.com/optel-dev/optel/telemetry"
+)
+
+const gadgetCRD = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.bench.optel.dev
+spec:
+  group: bench.optel.dev
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+`
+
+var (
+	gadgets   = schema.GroupVersionResource{Group: "bench.optel.dev", Version: "v1", Resource: "gadgets"}
+	gadgetGVK = schema.GroupVersionKind{Group: "bench.optel.dev", Version: "v1", Kind: "Gadget"}
+
+	cpOnce sync.Once
+	cp     *controlplane.ControlPlane
+	cpErr  error
+	nsSeq  atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cp != nil {
+		_ = cp.Stop()
+	}
+	os.Exit(code)
+}
+
+// controlPlane starts the embedded kube-apiserver and etcd once, on first
+// use, so benchmarks that do not need them (and the tests) do not wait.
+func controlPlane(b *testing.B) *controlplane.ControlPlane {
+	b.Helper()
+	cpOnce.Do(func() {
+		cp, cpErr = controlplane.Start(context.Background(), controlplane.Options{})
+		if cpErr == nil {
+			cpErr = controlplane.ApplyCRDs(context.Background(), cp.Config(), []byte(gadgetCRD))
+		}
+		ctrl.SetLogger(logr.Discard())
+	})
+	if errors.Is(cpErr, controlplane.ErrBinaryMissing) && os.Getenv("CI") != "true" {
+		b.Skip(cpErr.Error() + " (run make controlplane)")
+	}
+	if cpErr != nil {
+		b.Fatal(cpErr)
+	}
+	return cp
+}
+
+// The operator workload: n objects exist before the operator starts, so it
+// lists them and handles each creation; then all n are updated and each
+// update is handled. Handling a change means what both frameworks need to
+// remember it: one PATCH storing the handled state in an annotation (optel's
+// last-handled-configuration; the controller-runtime reconciler below does
+// the same by hand, the usual idiom). 8 workers, client rate limits lifted.
+const opObjects = 1000
+
+type variant struct {
+	name string
+	run  func(ctx context.Context, cfg *rest.Config, ns string, created, updated *atomic.Int64) (stop func() error, err error)
+}
+
+// BenchmarkOperatorThroughput runs the workload with optel (self-telemetry
+// on, and off) and with a controller-runtime v0.25 reconciler, on the same
+// API server, rotating the order every iteration so the server's drift
+// favours none. Run it with -benchtime=1x -count=5 (or more): each
+// iteration reports changes per second for each variant.
+func BenchmarkOperatorThroughput(b *testing.B) {
+	cp := controlPlane(b)
+	variants := []variant{
+		{"optel-telemetry-on", optelRunner("prometheus,json")},
+		{"optel-telemetry-off", optelRunner("none")},
+		{"controller-runtime", controllerRuntimeRunner},
+	}
+	rates := make(map[string][]float64)
+	for i := range b.N {
+		for j := range variants {
+			v := variants[(i+j)%len(variants)]
+			d := runWorkload(b, cp, v)
+			rates[v.name] = append(rates[v.name], float64(2*opObjects)/d.Seconds())
+		}
+	}
+	for _, v := range variants {
+		b.ReportMetric(medianOf(rates[v.name]), v.name+"-changes/s")
+	}
+}
+
+func medianOf(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) time.Duration {
+	b.StopTimer()
+	defer b.StartTimer()
+	ctx := context.Background()
+	cfg := rest.CopyConfig(cp.Config())
+	cfg.QPS, cfg.Burst = 1e6, 1e6
+	ns := fmt.Sprintf("bench%d", nsSeq.Add(1))
+	dc := dynamic.NewForConfigOrDie(cfg)
+	if _, err := dc.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx,
+		&unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}},
+		metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	ri := dc.Resource(gadgets).Namespace(ns)
+	parallel(b, opObjects, func(i int) error {
+		_, err := ri.Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "bench.optel.dev/v1", "kind": "Gadget",
+			"metadata": map[string]any{"name": fmt.Sprintf("g%d", i)},
+			"spec":     map[string]any{"v": int64(0)},
+		}}, metav1.CreateOptions{})
+		return err
+	})
+
+	var created, updated atomic.Int64
+	start := time.Now()
+	stop, err := v.run(ctx, cfg, ns, &created, &updated)
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitCount(b, v.name, &created, opObjects)
+	parallel(b, opObjects, func(i int) error {
+		obj, err := ri.Get(ctx, fmt.Sprintf("g%d", i), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		_ = unstructured.SetNestedField(obj.Object, int64(1), "spec", "v")
+		_, err = ri.Update(ctx, obj, metav1.UpdateOptions{})
+		return err
+	})
+	waitCount(b, v.name, &updated, opObjects)
+	total := time.Since(start)
+	if err := stop(); err != nil {
+		b.Fatal(err)
+	}
+	// Leave etcd as it was, so later runs do not work on a bigger store.
+	if err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return total
+}
+
+func optelRunner(exporters string) func(context.Context, *rest.Config, string, *atomic.Int64, *atomic.Int64) (func() error, error) {
+	return func(ctx context.Context, cfg *rest.Config, ns string, created, updated *atomic.Int64) (func() error, error) {
+		tp, err := telemetry.New(ctx, telemetry.WithExporters(exporters), telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
+		if err != nil {
+			return nil, err
+		}
+		op, err := operator.New(cfg, operator.Options{
+			Namespaces: []string{ns}, Telemetry: tp, Workers: 8,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Server: server.Options{BindAddress: "0", HealthProbeBindAddress: "0"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		_ = op.OnCreate(gadgets, "create", func(context.Context, *operator.Event) error { created.Add(1); return nil })
+		_ = op.OnUpdate(gadgets, "update", func(context.Context, *operator.Event) error { updated.Add(1); return nil })
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- op.Run(runCtx) }()
+		return func() error {
+			cancel()
+			err := <-done
+			return errors.Join(err, tp.Shutdown(ctx))
+		}, nil
+	}
+}
+
+const handledAnnotation = "bench.optel.dev/last-handled"
+
+// controllerRuntimeRunner is the equivalent controller-runtime operator: a
+// reconciler that compares the spec with the last handled one stored in an
+// annotation, counts a creation or an update, and patches the annotation.
+// Its metrics go to controller-runtime's global registry, as they always do;
+// the metrics server is off, like optel's listeners here.
+func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string, created, updated *atomic.Int64) (func() error, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 runtime.NewScheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Logger:                 logr.Discard(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := mgr.GetClient()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gadgetGVK)
+	skip := true
+	err = ctrl.NewControllerManagedBy(mgr).Named("gadget").For(u).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, SkipNameValidation: &skip}).
+		Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+			obj := &unstructured.Unstructured{}
+			obj.SetGroupVersionKind(gadgetGVK)
+			if err := c.Get(ctx, req.NamespacedName, obj); err != nil {
+				return reconcile.Result{}, client.IgnoreNotFound(err)
+			}
+			spec, err := json.Marshal(obj.Object["spec"])
+			if err != nil {
+				return reconcile.Result{}, err
+			}
+			last, seen := obj.GetAnnotations()[handledAnnotation]
+			if last == string(spec) {
+				return reconcile.Result{}, nil
+			}
+			base := obj.DeepCopy()
+			ann := obj.GetAnnotations()
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[handledAnnotation] = string(spec)
+			obj.SetAnnotations(ann)
+			if err := c.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+				return reconcile.Result{}, err
+			}
+			if seen {
+				updated.Add(1)
+			} else {
+				created.Add(1)
+			}
+			return reconcile.Result{}, nil
+		}))
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(runCtx) }()
+	return func() error { cancel(); return <-done }, nil
+}
+
+func parallel(b *testing.B, n int, fn func(i int) error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func waitCount(b *testing.B, name string, c *atomic.Int64, want int) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for c.Load() < int64(want) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: handled %d of %d", name, c.Load(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/optel-dev/optel/exporters/jsonexp"
+	"github.com/optel-dev/optel/exporters/otlp"
+	"github.com/optel-dev/optel/exporters/prometheus"
+)
+
+var buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+const (
+	acceptText = "text/plain;version=0.0.4"
+	acceptOM   = "application/openmetrics-text;version=1.0.0"
+)
+
+// system is what a scrape benchmark renders with.
+type system int
+
+const (
+	sysOptel        system = iota // optel's Prometheus encoder
+	sysStock                      // the stock OTel Prometheus exporter
+	sysClientGolang               // client_golang registry + promhttp
+	sysJSON                       // optel's JSON exporter (its snapshot feeds OTLP too)
+)
+
+// dataset is n series (half counters, half histograms) recorded into one
+// system only, so the process's live heap, which the GC has to mark, is
+// that system's alone, as it would be in an operator. OTel systems are
+// configured as optel configures the SDK: exemplars off (and, for the
+// benchmark, no cardinality limit). buildDataset fills every system with
+// identical data (TestDatasetsIdentical checks it).
+type dataset struct {
+	n, kind  int
+	mp       *sdkmetric.MeterProvider
+	prom     *prometheus.Exporter
+	json     *jsonexp.Exporter
+	handler  http.Handler
+	retained float64 // MiB kept between scrapes, measured once
+}
+
+var (
+	dsMu sync.Mutex
+	ds   *dataset
+)
+
+// getDataset builds (or reuses) the dataset of n series for a system. One
+// is kept at a time: -count runs a benchmark's repetitions back to back, so
+// they share it, and the next benchmark frees it.
+func getDataset(b testing.TB, n int, sys system) *dataset {
+	b.Helper()
+	dsMu.Lock()
+	defer dsMu.Unlock()
+	if ds != nil && ds.n == n && ds.kind == int(sys) {
+		return ds
+	}
+	if ds != nil {
+		if ds.mp != nil {
+			_ = ds.mp.Shutdown(context.Background())
+		}
+		ds = nil
+	}
+	runtime.GC()
+	d, err := buildDataset(n, sys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.retained = retainedMiB(d.handler)
+	ds = d
+	return d
+}
+
+// retainedMiB is the live heap a system keeps after serving a scrape (its
+// reusable buffers) beyond the recorded data.
+func retainedMiB(h http.Handler) float64 {
+	s := []metrics.Sample{{Name: heapObjects}}
+	runtime.GC()
+	before := liveHeap(s)
+	req, _ := http.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept", acceptText)
+	h.ServeHTTP(&discard{h: http.Header{}}, req)
+	runtime.GC()
+	after := liveHeap(s)
+	if after < before {
+		return 0
+	}
+	return float64(after-before) / (1 << 20)
+}
+
+func seriesLabels(i int) (controller, namespace, name string) {
+	return "c" + strconv.Itoa(i%10), "ns" + strconv.Itoa(i%100), "obj-" + strconv.Itoa(i)
+}
+
+func buildDataset(n int, sys system) (*dataset, error) {
+	ctx := context.Background()
+	d := &dataset{n: n, kind: int(sys)}
+	if sys == sysClientGolang {
+		reg := prom.NewRegistry()
+		pc := prom.NewCounterVec(prom.CounterOpts{Name: "requests_total", Help: "Requests."}, []string{"controller", "namespace", "name"})
+		ph := prom.NewHistogramVec(prom.HistogramOpts{Name: "latency_seconds", Help: "Latency.", Buckets: buckets}, []string{"controller", "namespace", "name"})
+		reg.MustRegister(pc, ph)
+		for i := range n / 2 {
+			ctrl, ns, name := seriesLabels(i)
+			pc.WithLabelValues(ctrl, ns, name).Add(float64(i))
+			ph.WithLabelValues(ctrl, ns, name).Observe(float64(i%100) / 10)
+		}
+		d.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+		return d, nil
+	}
+	var reader sdkmetric.Reader
+	switch sys {
+	case sysOptel, sysStock:
+		enc := prometheus.EncoderOptel
+		if sys == sysStock {
+			enc = prometheus.EncoderStock
+		}
+		exp, err := prometheus.New(prometheus.WithoutTargetInfo(), prometheus.WithEncoder(enc))
+		if err != nil {
+			return nil, err
+		}
+		d.prom, d.handler, reader = exp, exp.Handler(), exp.Reader()
+	case sysJSON:
+		d.json = jsonexp.New()
+		d.handler, reader = d.json.Handler(), d.json.Reader()
+	}
+	d.mp = sdkmetric.NewMeterProvider(
+		sdkmetric.WithResource(sdkresource.Empty()),
+		sdkmetric.WithReader(reader),
+		sdkmetric.WithCardinalityLimit(0),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+	m := d.mp.Meter("bench")
+	c, _ := m.Int64Counter("requests", metric.WithDescription("Requests."))
+	h, _ := m.Float64Histogram("latency", metric.WithUnit("s"), metric.WithDescription("Latency."), metric.WithExplicitBucketBoundaries(buckets...))
+	for i := range n / 2 {
+		ctrl, ns, name := seriesLabels(i)
+		set := attribute.NewSet(attribute.String("controller", ctrl), attribute.String("namespace", ns), attribute.String("name", name))
+		c.Add(ctx, int64(i), metric.WithAttributeSet(set))
+		h.Record(ctx, float64(i%100)/10, metric.WithAttributeSet(set))
+	}
+	return d, nil
+}
+
+// discard is a ResponseWriter that throws the body away, so the benchmark
+// measures collecting and encoding, not a network.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// heapPeak samples the live heap while a benchmark runs and reports the
+// peak above the level measured (after a GC) before it started: the
+// transient memory scraping needs on top of the recorded data and the
+// buffers kept between scrapes (retained-MiB).
+type heapPeak struct {
+	base uint64
+	peak atomic.Uint64
+	stop chan struct{}
+	done chan struct{}
+}
+
+const heapObjects = "/memory/classes/heap/objects:bytes"
+
+func liveHeap(s []metrics.Sample) uint64 {
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func startHeapPeak() *heapPeak {
+	runtime.GC()
+	s := []metrics.Sample{{Name: heapObjects}}
+	p := &heapPeak{base: liveHeap(s), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		s := []metrics.Sample{{Name: heapObjects}}
+		t := time.NewTicker(200 * time.Microsecond)
+		defer t.Stop()
+		for {
+			if v := liveHeap(s); v > p.peak.Load() {
+				p.peak.Store(v)
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+func (p *heapPeak) report(b *testing.B) {
+	close(p.stop)
+	<-p.done
+	extra := float64(0)
+	if pk := p.peak.Load(); pk > p.base {
+		extra = float64(pk - p.base)
+	}
+	b.ReportMetric(extra/(1<<20), "peak-heap-MiB")
+}
+
+func serveLoop(b *testing.B, d *dataset, accept string) {
+	req, _ := http.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept", accept)
+	b.ReportAllocs()
+	hp := startHeapPeak()
+	b.ResetTimer()
+	for b.Loop() {
+		d.handler.ServeHTTP(&discard{h: http.Header{}}, req)
+	}
+	b.StopTimer()
+	hp.report(b)
+	b.ReportMetric(d.retained, "retained-MiB")
+}
+
+func benchScrape(b *testing.B, n int, sys system) {
+	d := getDataset(b, n, sys)
+	series := fmt.Sprintf("series=%d", n)
+	b.Run("text/"+series, func(b *testing.B) { serveLoop(b, d, acceptText) })
+	b.Run("openmetrics/"+series, func(b *testing.B) { serveLoop(b, d, acceptOM) })
+}
+
+func benchExport(b *testing.B, n int) {
+	d := getDataset(b, n, sysJSON)
+	series := fmt.Sprintf("series=%d", n)
+	b.Run("json/"+series, func(b *testing.B) { serveLoop(b, d, "application/json") })
+	b.Run("otlp-http/"+series, func(b *testing.B) { benchOTLP(b, d) })
+}
+
+// benchOTLP: one OTLP/HTTP export of the collected data: protobuf encoding
+// plus a POST to a loopback server that discards the body.
+func benchOTLP(b *testing.B, d *dataset) {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer srv.Close()
+	exp, err := otlp.New(ctx, otlp.WithProtocol(otlp.HTTPProtobuf), otlp.WithEndpoint(srv.URL), otlp.WithTimeout(5*time.Minute))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
+	rm, err := d.json.Snapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	hp := startHeapPeak()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := exp.Export(ctx, rm); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	hp.report(b)
+}
+
+// One top-level benchmark per system and size, so that -count repeats
+// share a dataset. The ratio table pairs them by format and size.
+func BenchmarkScrapeOptel4k(b *testing.B)          { benchScrape(b, 4_000, sysOptel) }
+func BenchmarkScrapeStock4k(b *testing.B)          { benchScrape(b, 4_000, sysStock) }
+func BenchmarkScrapeClientGolang4k(b *testing.B)   { benchScrape(b, 4_000, sysClientGolang) }
+func BenchmarkExport4k(b *testing.B)               { benchExport(b, 4_000) }
+func BenchmarkScrapeOptel100k(b *testing.B)        { benchScrape(b, 100_000, sysOptel) }
+func BenchmarkScrapeStock100k(b *testing.B)        { benchScrape(b, 100_000, sysStock) }
+func BenchmarkScrapeClientGolang100k(b *testing.B) { benchScrape(b, 100_000, sysClientGolang) }
+func BenchmarkExport100k(b *testing.B)             { benchExport(b, 100_000) }
+func BenchmarkScrapeOptel1M(b *testing.B)          { benchScrape(b, 1_000_000, sysOptel) }
+func BenchmarkScrapeStock1M(b *testing.B)          { benchScrape(b, 1_000_000, sysStock) }
+func BenchmarkScrapeClientGolang1M(b *testing.B)   { benchScrape(b, 1_000_000, sysClientGolang) }
+func BenchmarkExport1M(b *testing.B)               { benchExport(b, 1_000_000) }
