@@ -8,7 +8,9 @@ export OPTEL_BIN_DIR := $(BIN)
 
 DEMO_ARGS ?=
 
-.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane demo demo-standalone bench docs clean
+.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane demo demo-standalone bench bench-1m bench-local bench-check docs clean
+
+include hack/tools.mk
 
 all: build
 
@@ -61,7 +63,12 @@ test: tools vet fmt-check
 	$(GO) test -race -short -count=1 ./...
 	@echo ">> scrape storm: 50 scrapers for 60 s, alone so it cannot starve other tests"
 	$(GO) test -count=1 -run '^TestScrapeStorm$$' -v ./exporters/prometheus
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory fuzz bench-check
+
+## bench-check: the bench/ module builds, vets, and its tests pass (they
+## check the benchmarks compare identical data); no benchmark runs.
+bench-check:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## fuzz: each fuzz target for a bounded time (FUZZTIME, default 10s); seed
 ## corpora live in testdata/fuzz/.
@@ -95,11 +102,42 @@ demo-standalone: $(BIN)/standalone
 
 , := ,
 
-## bench: benchmarks beside the hot paths, with their anchors in the same
-## run; the operator throughput benchmark runs on the embedded control plane.
-bench: controlplane
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./telemetry ./exporters/...
-	$(GO) test -run='^$$' -bench=EventThroughput -benchtime=6x ./operator
+## bench: the comparison suite in bench/ (its own module), every figure
+## beside its anchor in the same run, -count=5, then benchstat and the
+## ratio table (docs/benchmarks.md). About 12 minutes on 2 cores. The raw
+## output is kept in .cache/bench/.
+BENCH_OUT ?= $(CURDIR)/.cache/bench/$(shell date +%Y-%m-%d)
+bench: controlplane $(BIN)/benchstat
+	@mkdir -p $(dir $(BENCH_OUT))
+	@rm -f $(BENCH_OUT).txt
+	@echo ">> [1/4] recording: counter, histogram, updown; optel vs raw SDK vs client_golang"
+	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(CounterAdd|HistogramRecord|UpDownAdd)$$' -benchtime=0.3s -count=5 . | tee -a $(BENCH_OUT).txt
+	@echo ">> [2/4] scrape and export at 4k and 100k series"
+	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(Scrape(Optel|Stock|ClientGolang)|Export)(4k|100k)$$' -count=5 -timeout=30m . | tee -a $(BENCH_OUT).txt
+	@echo ">> [3/4] scrape at 1M series, text: optel vs client_golang (one client_golang scrape takes ~30 s)"
+	cd bench && $(GO) test -run='^$$' -bench='^BenchmarkScrape(Optel|ClientGolang)1M$$/^text' -count=5 -timeout=60m . | tee -a $(BENCH_OUT).txt
+	@echo ">> [4/4] operator throughput on the embedded API server: optel (telemetry on/off) vs controller-runtime"
+	cd bench && $(GO) test -run='^$$' -bench='^BenchmarkOperatorThroughput$$' -benchtime=1x -count=5 -timeout=30m . | tee -a $(BENCH_OUT).txt
+	@$(BIN)/benchstat $(BENCH_OUT).txt > $(BENCH_OUT).benchstat.txt || true
+	@echo; echo ">> ratio table (medians of 5; raw output $(BENCH_OUT).txt, benchstat $(BENCH_OUT).benchstat.txt)"
+	@cd bench && $(GO) run ./cmd/benchtable $(BENCH_OUT).txt
+
+## bench-1m: the rest of the 1M-series cases (OpenMetrics, the stock
+## exporter, JSON and OTLP), once each: a stock or client_golang scrape of
+## 1M series takes 25 to 60 s here, so -count=5 would not fit bench's budget.
+bench-1m: $(BIN)/benchstat
+	@mkdir -p $(dir $(BENCH_OUT))
+	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(ScrapeOptel1M/openmetrics|ScrapeClientGolang1M/openmetrics|ScrapeStock1M|Export1M)$$' -count=1 -timeout=60m . | tee $(BENCH_OUT)-1m.txt
+	@cd bench && $(GO) run ./cmd/benchtable $(BENCH_OUT)-1m.txt
+
+## bench-local: the benchmarks beside the hot paths in the library itself.
+bench-local:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./telemetry ./exporters/...
+
+$(BIN)/benchstat: hack/tools.mk
+	@mkdir -p $(BIN)
+	@hack/progress.sh "building benchstat (golang.org/x/perf)" \
+		env GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 
 ## docs: regenerate docs/configuration.md and docs/metrics.md from the code.
 docs:

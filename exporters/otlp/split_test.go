@@ -74,4 +74,3 @@ func TestSplitLargeExportsReachRealCollector(t *testing.T) {
 		t.Errorf("last series = %v (present %v), want 19999", v, ok)
 	}
 }
-
