@@ -8,7 +8,7 @@ export OPTEL_BIN_DIR := $(BIN)
 
 DEMO_ARGS ?=
 
-.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane demo demo-standalone bench bench-1m bench-local bench-check docs clean
+.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane kustomize chromium demo demo-standalone bench bench-1m bench-local bench-check getting-started-check docs clean
 
 include hack/tools.mk
 
@@ -18,7 +18,7 @@ build:
 	$(GO) build ./...
 
 ## tools: the real peers the tests run against (see ../shared/TESTBED.md)
-tools: prometheus otelcol controlplane
+tools: prometheus otelcol controlplane kustomize chromium
 
 ## controlplane: kube-apiserver and etcd built from Go modules into bin/
 controlplane: $(BIN)/kube-apiserver $(BIN)/etcd
@@ -30,6 +30,22 @@ prometheus: /usr/bin/prometheus /usr/bin/promtool
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 	@prometheus --version 2>&1 | head -1
+
+## chromium: headless Chromium for the status page test (Debian package).
+chromium: /usr/bin/chromium
+/usr/bin/chromium:
+	@echo ">> installing Chromium (Debian package) for the status page test"
+	@if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install chromium"; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+	@chromium --version
+
+## kustomize: renders the deploy overlays; built from sigs.k8s.io/kustomize/api.
+kustomize: $(BIN)/kustomize
+$(BIN)/kustomize: hack/kustomize/main.go hack/kustomize/go.mod hack/kustomize/go.sum
+	@mkdir -p $(BIN)
+	@hack/progress.sh "building kustomize from Go modules" \
+		bash -c 'cd hack/kustomize && $(GO) build -o $(BIN)/kustomize .'
 
 otelcol: $(BIN)/otelcol
 $(BIN)/otelcol: hack/otelcol/main.go hack/otelcol/go.mod hack/otelcol/go.sum
@@ -63,7 +79,12 @@ test: tools vet fmt-check
 	$(GO) test -race -short -count=1 ./...
 	@echo ">> scrape storm: 50 scrapers for 60 s, alone so it cannot starve other tests"
 	$(GO) test -count=1 -run '^TestScrapeStorm$$' -v ./exporters/prometheus
-	@$(MAKE) --no-print-directory fuzz bench-check
+	@$(MAKE) --no-print-directory fuzz bench-check getting-started-check
+
+## getting-started-check: run docs/getting-started.md's commands, as a reader
+## would, in a fresh copy of the repository.
+getting-started-check:
+	hack/getting-started.sh
 
 ## bench-check: the bench/ module builds, vets, and its tests pass (they
 ## check the benchmarks compare identical data); no benchmark runs.

@@ -20,6 +20,7 @@ import (
 	"github.com/optel-dev/optel/internal/observ"
 	"github.com/optel-dev/optel/probes"
 	"github.com/optel-dev/optel/server"
+	"github.com/optel-dev/optel/statusz"
 	"github.com/optel-dev/optel/telemetry"
 )
 
@@ -181,7 +182,16 @@ func (o *Operator) Run(ctx context.Context) error {
 	if so.Logger == nil {
 		so.Logger = o.log
 	}
-	srv, err := server.New(so, o.tel.Routes(), server.Routes{
+	routes := server.Routes{}
+	for p, h := range o.tel.Routes() {
+		routes[p] = h
+	}
+	if !o.opts.DisableStatusPage {
+		for p, h := range statusz.Routes(o.probes, statusz.WithTitle(o.opts.Name)) {
+			routes[p] = h
+		}
+	}
+	srv, err := server.New(so, routes, server.Routes{
 		"/healthz": o.probes.Handler(probes.Liveness),
 		"/readyz":  o.probes.Handler(probes.Readiness),
 	})

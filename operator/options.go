@@ -88,6 +88,10 @@ type Options struct {
 	// deleted. Off by default: per-object series multiply cardinality.
 	PerObjectMetrics bool
 
+	// DisableStatusPage removes the live status page (GET / and /statusz
+	// on the metrics listener; see package statusz). Default false: served.
+	DisableStatusPage bool
+
 	// Server configures the metrics and health listeners.
 	Server server.Options
 	// TelemetryFlags are the telemetry flags; used when Telemetry is nil.

@@ -131,6 +131,13 @@ func applyFile(t *testing.T, rc *rest.Config, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	applyYAML(t, rc, path, raw)
+}
+
+// applyYAML creates every object in raw (multi-document YAML); name is for
+// messages.
+func applyYAML(t *testing.T, rc *rest.Config, path string, raw []byte) {
+	t.Helper()
 	dc := discovery.NewDiscoveryClientForConfigOrDie(rc)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 	dyn := dynamic.NewForConfigOrDie(rc)

@@ -148,6 +148,7 @@ func printURLs(w io.Writer, opts operator.Options) {
 	}
 	fmt.Fprintf(w, "metrics:      %s://%s/metrics\n", scheme, host)
 	fmt.Fprintf(w, "metrics JSON: %s://%s/metrics.json\n", scheme, host)
+	fmt.Fprintf(w, "status page:  %s://%s/\n", scheme, host)
 	fmt.Fprintf(w, "health:       http://%s/healthz  http://%s/readyz\n", health, health)
 	fmt.Fprintln(w, "Ctrl-C to stop")
 }

@@ -1,0 +1,19 @@
+// Package statusz serves a live status page for an operator: a small,
+// self-contained HTML page (no external assets, so it works in an air-gapped
+// cluster and through kubectl port-forward) at GET / and /statusz on the
+// telemetry server.
+//
+// The page polls two JSON endpoints and draws from them: the metric
+// snapshot of the json exporter (/metrics.json), for handler rates,
+// outcomes and latency, queue depth and wait, watches, daemons, timers and
+// API calls, and /statusz/probes.json, which this package serves from a
+// probes.Registry: the liveness and readiness reports side by side. Charts
+// are inline SVG sparklines kept in the browser over the last 60 polls.
+//
+// Limits: without the json exporter the page says so and shows probes only;
+// behind --metrics-secure the page and its data need the same bearer token
+// as /metrics, which a browser does not send, so use it through a proxy
+// that adds one (or the insecure-local overlay). Latency quantiles are
+// estimated from histogram buckets since start, as histogram_quantile would
+// over the whole range.
+package statusz
