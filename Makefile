@@ -128,17 +128,23 @@ demo-standalone: $(BIN)/standalone
 ## ratio table (docs/benchmarks.md). About 12 minutes on 2 cores. The raw
 ## output is kept in .cache/bench/.
 BENCH_OUT ?= $(CURDIR)/.cache/bench/$(shell date +%Y-%m-%d)
+BENCH_BIN := $(CURDIR)/.cache/bench/bench.test
+BENCH_RUN  = cd bench && $(BENCH_BIN) -test.run='^$$' -test.benchmem
 bench: controlplane $(BIN)/benchstat
 	@mkdir -p $(dir $(BENCH_OUT))
 	@rm -f $(BENCH_OUT).txt
-	@echo ">> [1/4] recording: counter, histogram, updown; optel vs raw SDK vs client_golang"
-	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(CounterAdd|HistogramRecord|UpDownAdd)$$' -benchtime=0.3s -count=5 . | tee -a $(BENCH_OUT).txt
-	@echo ">> [2/4] scrape and export at 4k and 100k series"
-	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(Scrape(Optel|Stock|ClientGolang)|Export)(4k|100k)$$' -count=5 -timeout=30m . | tee -a $(BENCH_OUT).txt
-	@echo ">> [3/4] scrape at 1M series, text: optel vs client_golang (one client_golang scrape takes ~30 s)"
-	cd bench && $(GO) test -run='^$$' -bench='^BenchmarkScrape(Optel|ClientGolang)1M$$/^text' -count=5 -timeout=60m . | tee -a $(BENCH_OUT).txt
-	@echo ">> [4/4] operator throughput on the embedded API server: optel (telemetry on/off) vs controller-runtime"
-	cd bench && $(GO) test -run='^$$' -bench='^BenchmarkOperatorThroughput$$' -benchtime=1x -count=5 -timeout=30m . | tee -a $(BENCH_OUT).txt
+	@start=$$(date +%s); \
+	set -o pipefail; \
+	echo ">> building the bench/ suite" && (cd bench && $(GO) test -c -o $(BENCH_BIN) .) && \
+	echo ">> [1/4] recording: counter, histogram, updown; optel vs raw SDK vs client_golang" && \
+	$(BENCH_RUN) -test.bench='^Benchmark(CounterAdd|HistogramRecord|UpDownAdd)$$' -test.benchtime=0.2s -test.count=5 | tee -a $(BENCH_OUT).txt && \
+	echo ">> [2/4] scrape and export at 4k and 100k series ($$(( $$(date +%s) - start ))s so far)" && \
+	$(BENCH_RUN) -test.bench='^Benchmark(Scrape(Optel|Stock|ClientGolang)|Export)(4k|100k)$$' -test.count=5 -test.timeout=30m | tee -a $(BENCH_OUT).txt && \
+	echo ">> [3/4] scrape at 1M series, text: optel vs client_golang; one client_golang scrape takes ~20 s ($$(( $$(date +%s) - start ))s so far)" && \
+	$(BENCH_RUN) -test.bench='^BenchmarkScrape(Optel|ClientGolang)1M$$/^text' -test.count=5 -test.timeout=60m | tee -a $(BENCH_OUT).txt && \
+	echo ">> [4/4] operator throughput on the embedded API server: optel (telemetry on/off) vs controller-runtime ($$(( $$(date +%s) - start ))s so far)" && \
+	$(BENCH_RUN) -test.bench='^BenchmarkOperatorThroughput$$' -test.benchtime=1x -test.count=5 -test.timeout=30m | tee -a $(BENCH_OUT).txt && \
+	echo ">> suite done in $$(( $$(date +%s) - start ))s"
 	@$(BIN)/benchstat $(BENCH_OUT).txt > $(BENCH_OUT).benchstat.txt || true
 	@echo; echo ">> ratio table (medians of 5; raw output $(BENCH_OUT).txt, benchstat $(BENCH_OUT).benchstat.txt)"
 	@cd bench && $(GO) run ./cmd/benchtable $(BENCH_OUT).txt
@@ -148,7 +154,7 @@ bench: controlplane $(BIN)/benchstat
 ## 1M series takes 25 to 60 s here, so -count=5 would not fit bench's budget.
 bench-1m: $(BIN)/benchstat
 	@mkdir -p $(dir $(BENCH_OUT))
-	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(ScrapeOptel1M/openmetrics|ScrapeClientGolang1M/openmetrics|ScrapeStock1M|Export1M)$$' -count=1 -timeout=60m . | tee $(BENCH_OUT)-1m.txt
+	cd bench && $(GO) test -run='^$$' -bench='^Benchmark(ScrapeOptel1M/openmetrics|ScrapeClientGolang1M/openmetrics|ScrapeStock1M|Export1M)$$' -benchmem -count=1 -timeout=60m . | tee $(BENCH_OUT)-1m.txt
 	@cd bench && $(GO) run ./cmd/benchtable $(BENCH_OUT)-1m.txt
 
 ## bench-local: the benchmarks beside the hot paths in the library itself.

@@ -19,5 +19,5 @@ script="$work/.getting-started.sh"
 blocks=$(grep -c '^```bash$' "$root/docs/getting-started.md")
 echo ">> running the $blocks bash blocks of docs/getting-started.md in a fresh copy ($work)"
 cd "$work"
-timeout 1200 bash "$script"
+timeout 900 bash "$script"
 echo ">> docs/getting-started.md: every command worked"

@@ -25,10 +25,17 @@ func builtinExporters() map[string]ExporterFactory {
 // producers: bridged client_golang metrics would be dropped by the OTel
 // Prometheus exporter, and served twice if they were not.
 func newPrometheus(_ context.Context, s ExporterSettings) (Exporter, error) {
-	return prometheus.New(prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder))
+	opts := []prometheus.Option{prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder)}
+	if s.PullReader != nil && s.PrometheusEncoder != prometheus.EncoderStock {
+		opts = append(opts, prometheus.WithManualReader(s.PullReader))
+	}
+	return prometheus.New(opts...)
 }
 
 func newJSON(_ context.Context, s ExporterSettings) (Exporter, error) {
+	if s.PullReader != nil {
+		return jsonexp.New(jsonexp.WithManualReader(s.PullReader)), nil
+	}
 	var opts []jsonexp.Option
 	for _, p := range s.Producers {
 		opts = append(opts, jsonexp.WithProducer(p))

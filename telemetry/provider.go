@@ -89,6 +89,12 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		mpOpts = append(mpOpts, sdkmetric.WithView(c.views...))
 	}
 	var readers []sdkmetric.Reader
+	var pullOpts []sdkmetric.ManualReaderOption
+	for _, pr := range producers {
+		pullOpts = append(pullOpts, sdkmetric.WithProducer(pr))
+	}
+	pull := sdkmetric.NewManualReader(pullOpts...)
+	registered := map[sdkmetric.Reader]bool{}
 	for _, name := range c.exporters.val {
 		f, _ := c.registry.get(name) // parseExporters checked it exists
 		counter := new(atomic.Int64)
@@ -112,6 +118,7 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 			PrometheusEncoder: c.encoder.val,
 			Console:           c.console,
 			ReportError:       p.reportFunc(name, counter),
+			PullReader:        pull,
 		}
 		exp, err := f.NewExporter(ctx, s)
 		if err != nil {
@@ -129,8 +136,11 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		}
 		p.exporters[name] = exp
 		p.names = append(p.names, name)
-		readers = append(readers, exp.Reader())
-		mpOpts = append(mpOpts, sdkmetric.WithReader(exp.Reader()))
+		if r := exp.Reader(); !registered[r] {
+			registered[r] = true
+			readers = append(readers, r)
+			mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+		}
 	}
 	for _, r := range c.readers {
 		mpOpts = append(mpOpts, sdkmetric.WithReader(r))

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/optel-dev/optel/exporters/jsonexp"
+	"github.com/optel-dev/optel/exporters/prometheus"
 	"github.com/optel-dev/optel/internal/testpeers"
 	"github.com/optel-dev/optel/telemetry"
 )
@@ -300,5 +301,29 @@ func TestConsoleExporterWrites(t *testing.T) {
 	}
 	if s := out.String(); !strings.Contains(s, `"console.things"`) || !strings.Contains(s, `"Value":5`) {
 		t.Errorf("console output lacks the counter:\n%s", s)
+	}
+}
+
+// TestPullExportersShareOneReader: the built-in pull exporters collect from
+// one SDK reader, so each series is aggregated once for both; the stock
+// Prometheus encoder keeps its own.
+func TestPullExportersShareOneReader(t *testing.T) {
+	for _, tc := range []struct {
+		opts   []telemetry.Option
+		shared bool
+	}{
+		{nil, true},
+		{[]telemetry.Option{telemetry.WithPrometheusEncoder(prometheus.EncoderStock)}, false},
+	} {
+		tp, err := telemetry.New(context.Background(), append([]telemetry.Option{telemetry.WithEnvironment(noEnv), telemetry.WithExporters("prometheus,json")}, tc.opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := tp.Exporter("prometheus")
+		j, _ := tp.Exporter("json")
+		if got := p.Reader() == j.Reader(); got != tc.shared {
+			t.Errorf("shared = %v, want %v", got, tc.shared)
+		}
+		_ = tp.Shutdown(context.Background())
 	}
 }

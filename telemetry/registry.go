@@ -66,6 +66,11 @@ type ExporterSettings struct {
 	Naming prometheus.Naming
 	// PrometheusEncoder is the Prometheus exporter's encoder.
 	PrometheusEncoder prometheus.Encoder
+	// PullReader is one manual reader, with the Producers, that the
+	// built-in pull exporters (prometheus with the optel encoder, json)
+	// share, so the SDK aggregates each series once for both. New registers
+	// it once however many exporters return it from Reader.
+	PullReader *sdkmetric.ManualReader
 	// Console is where the console exporter writes.
 	Console io.Writer
 	// ReportError counts an export failure under this exporter's name and

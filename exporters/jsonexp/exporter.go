@@ -11,19 +11,32 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// Option configures New.
-type Option interface {
-	apply(*[]sdkmetric.ManualReaderOption)
+type config struct {
+	ro     []sdkmetric.ManualReaderOption
+	reader *sdkmetric.ManualReader
 }
 
-type optionFunc func(*[]sdkmetric.ManualReaderOption)
+// Option configures New.
+type Option interface{ apply(*config) }
 
-func (f optionFunc) apply(o *[]sdkmetric.ManualReaderOption) { f(o) }
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
 
 // WithProducer adds an external metric source (e.g. the client_golang bridge)
-// to every snapshot.
+// to every snapshot. It is ignored with WithManualReader (give the producer
+// to that reader).
 func WithProducer(p sdkmetric.Producer) Option {
-	return optionFunc(func(o *[]sdkmetric.ManualReaderOption) { *o = append(*o, sdkmetric.WithProducer(p)) })
+	return optionFunc(func(c *config) { c.ro = append(c.ro, sdkmetric.WithProducer(p)) })
+}
+
+// WithManualReader collects from r, a reader shared with other pull
+// exporters, instead of a reader of its own. Every reader makes the SDK
+// keep and update its own aggregation of every series, so sharing one
+// between pull exporters halves recording and memory costs. Reader then
+// returns r; register it with the MeterProvider once.
+func WithManualReader(r *sdkmetric.ManualReader) Option {
+	return optionFunc(func(c *config) { c.reader = r })
 }
 
 // Exporter is a pull exporter that renders a JSON snapshot on demand.
@@ -37,11 +50,14 @@ type Exporter struct {
 
 // New returns an exporter; register Reader with the MeterProvider.
 func New(opts ...Option) *Exporter {
-	var ro []sdkmetric.ManualReaderOption
+	var c config
 	for _, o := range opts {
-		o.apply(&ro)
+		o.apply(&c)
 	}
-	return &Exporter{reader: sdkmetric.NewManualReader(ro...)}
+	if c.reader != nil {
+		return &Exporter{reader: c.reader}
+	}
+	return &Exporter{reader: sdkmetric.NewManualReader(c.ro...)}
 }
 
 // Reader is the reader to register with the MeterProvider.

@@ -31,6 +31,7 @@ type config struct {
 	maxInFlight   int
 	readerOptions []otelprom.Option
 	manualOptions []sdkmetric.ManualReaderOption
+	sharedReader  *sdkmetric.ManualReader
 	naming        Naming
 	encoder       Encoder
 }
@@ -79,6 +80,17 @@ func WithReaderOption(o otelprom.Option) Option {
 	return optionFunc(func(c *config) { c.readerOptions = append(c.readerOptions, o) })
 }
 
+// WithManualReader makes the optel encoder collect from r, a reader
+// shared with other pull exporters (the telemetry package shares one with
+// the JSON exporter), instead of a reader of its own: every reader makes
+// the SDK keep and update its own aggregation of every series, so sharing
+// halves recording and memory costs. Metrics r gets from the client_golang
+// bridge's producer are skipped, because WithGatherer serves that registry
+// directly. Reader then returns r; register it with the MeterProvider once.
+func WithManualReader(r *sdkmetric.ManualReader) Option {
+	return optionFunc(func(c *config) { c.sharedReader = r })
+}
+
 // WithManualReaderOption passes an option (an aggregation selector or a
 // producer) to the reader behind the optel encoder (EncoderOptel only).
 func WithManualReaderOption(o sdkmetric.ManualReaderOption) Option {
@@ -111,10 +123,13 @@ func New(opts ...Option) (*Exporter, error) {
 		if len(c.readerOptions) > 0 {
 			return nil, fmt.Errorf("prometheus exporter: WithReaderOption configures the stock encoder; use WithManualReaderOption with the optel encoder")
 		}
+		if c.sharedReader != nil && len(c.manualOptions) > 0 {
+			return nil, fmt.Errorf("prometheus exporter: WithManualReaderOption cannot apply to a shared reader given with WithManualReader")
+		}
 		return newOptel(&c), nil
 	case EncoderStock:
-		if len(c.manualOptions) > 0 {
-			return nil, fmt.Errorf("prometheus exporter: WithManualReaderOption configures the optel encoder; use WithReaderOption with the stock encoder")
+		if len(c.manualOptions) > 0 || c.sharedReader != nil {
+			return nil, fmt.Errorf("prometheus exporter: WithManualReader and WithManualReaderOption configure the optel encoder; use WithReaderOption with the stock encoder")
 		}
 		return newStock(&c)
 	default:
@@ -123,7 +138,10 @@ func New(opts ...Option) (*Exporter, error) {
 }
 
 func newOptel(c *config) *Exporter {
-	reader := sdkmetric.NewManualReader(c.manualOptions...)
+	reader := c.sharedReader
+	if reader == nil {
+		reader = sdkmetric.NewManualReader(c.manualOptions...)
+	}
 	var foreign prom.Gatherer
 	switch len(c.gatherers) {
 	case 0:

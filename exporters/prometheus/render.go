@@ -24,6 +24,8 @@ const (
 	targetInfoName = "target_info"
 	targetInfoHelp = "Target metadata"
 	scopeLabel     = "otel_scope_"
+	// bridgeScope is the scope of go.opentelemetry.io/contrib/bridges/prometheus.
+	bridgeScope = "go.opentelemetry.io/contrib/bridges/prometheus"
 )
 
 // renderer is the optel encoder: it collects from a ManualReader into a
@@ -156,6 +158,9 @@ func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 func (r *renderer) group() {
 	for i := range r.rm.ScopeMetrics {
 		sm := &r.rm.ScopeMetrics[i]
+		if sm.Scope.Name == bridgeScope {
+			continue // a shared reader's bridged client_golang metrics: served directly
+		}
 		for j := range sm.Metrics {
 			m := &sm.Metrics[j]
 			typ, ntyp, ok := metricType(m.Data)
