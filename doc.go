@@ -12,9 +12,10 @@
 //
 // # telemetry
 //
-// Package telemetry builds the one SDK MeterProvider a process uses, with one
-// reader per exporter chosen by --telemetry-exporters or
-// OTEL_METRICS_EXPORTER. It resolves configuration (options and flags, then
+// Package telemetry builds the one SDK MeterProvider a process uses, with
+// the exporters chosen by --telemetry-exporters or OTEL_METRICS_EXPORTER:
+// one reader per push exporter, and one reader shared by the pull exporters
+// (Prometheus and JSON), so each series is aggregated once for both. It resolves configuration (options and flags, then
 // the OTel environment, then defaults), attaches the resource, applies the
 // cardinality limit and views, bridges an existing client_golang registry,
 // runs collect-time callbacks, and owns optel's own telemetry-health metrics.
@@ -25,8 +26,10 @@
 //
 // Packages exporters/prometheus, exporters/otlp and exporters/jsonexp each
 // turn SDK data into one wire format: Prometheus text or OpenMetrics on a
-// handler, OTLP over gRPC or HTTP, and a JSON snapshot. They depend on the
-// SDK only, never on telemetry or the operator.
+// handler (rendered straight from the SDK's data by optel's own encoder, or
+// by the stock OTel exporter), OTLP over gRPC or HTTP (split into
+// Collector-sized requests), and a JSON snapshot. They depend on the SDK
+// only, never on telemetry or the operator.
 //
 // # probes
 //
@@ -38,6 +41,12 @@
 //
 // Package server exposes telemetry routes (/metrics, /metrics.json) and probe
 // routes (/healthz, /readyz) on one listener by default, or two.
+//
+// # statusz
+//
+// Package statusz serves the live status page (GET / and /statusz): one
+// self-contained HTML page that draws handlers, probes, queues, watches,
+// daemons, timers and API calls from /metrics.json and the probe reports.
 //
 // # operator
 //
@@ -52,9 +61,16 @@
 // Package controlplane starts a real kube-apiserver and etcd on loopback
 // (built from Go modules, no downloads) for tests and for the demo.
 //
+// # bench
+//
+// The bench/ directory is a separate Go module with the comparison suite
+// (`make bench`): optel against the raw OTel SDK, client_golang, the stock
+// Prometheus exporter and controller-runtime, side by side in one run.
+//
 // # internal
 //
 // internal/observ names every instrument optel emits (listed in
 // docs/metrics.md); internal/testpeers starts the real peers the integration
-// tests use: Prometheus, promtool and an OpenTelemetry Collector.
+// tests use: Prometheus, promtool, an OpenTelemetry Collector and headless
+// Chromium.
 package optel

@@ -224,6 +224,8 @@ func (c *controller) processNext() bool {
 	}
 	c.lastGet.Store(time.Now().UnixNano())
 	defer c.queue.Done(key)
+	c.op.inst.WorkersActive.Add(context.Background(), 1, c.resourceAttrs.Add()...)
+	defer c.op.inst.WorkersActive.Add(context.Background(), -1, c.resourceAttrs.Add()...)
 	delay, err := c.process(c.op.workCtx, key)
 	switch {
 	case err != nil:

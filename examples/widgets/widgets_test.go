@@ -190,6 +190,7 @@ func TestControllerRuntimeNamingProfile(t *testing.T) {
 		`controller_runtime_reconcile_total{controller="widgets.example.com",result="success"} >= 3`,
 		`controller_runtime_reconcile_total{controller="widgets.example.com",result="error"} == 0`,
 		`workqueue_depth{name="widgets.example.com"}`,
+		`controller_runtime_active_workers{controller="widgets.example.com"} >= 0`,
 		`workqueue_adds_total{name="widgets.example.com"} > 0`,
 		`histogram_quantile(0.99, sum(rate(workqueue_queue_duration_seconds_bucket[1m])) by (le, name))`,
 		`rest_client_requests_total{method="PATCH",code="200"} > 0`,

@@ -62,6 +62,7 @@ var crFamilies = map[string]struct{}{
 	"optel_handler_duration_seconds":  {},
 	"optel_queue_depth":               {},
 	"optel_queue_adds_total":          {},
+	"optel_workers_active":            {},
 	"optel_queue_wait_seconds":        {},
 	"optel_handler_retries_total":     {},
 	"optel_api_requests_total":        {},
@@ -85,6 +86,8 @@ func translateCR(mfs []*dto.MetricFamily) []*dto.MetricFamily {
 			out = append(out, regroup(mf, "controller_runtime_reconcile_time_seconds", "Length of time per reconciliation per controller.", relabel("resource", "controller"), nil))
 		case "optel_queue_depth":
 			out = append(out, regroup(mf, "workqueue_depth", "Current depth of workqueue.", relabel("resource", "name"), nil))
+		case "optel_workers_active":
+			out = append(out, regroup(mf, "controller_runtime_active_workers", "Number of currently used workers per controller.", relabel("resource", "controller"), nil))
 		case "optel_queue_adds_total":
 			out = append(out, regroup(mf, "workqueue_adds_total", "Total number of adds handled by workqueue.", relabel("resource", "name"), nil))
 		case "optel_queue_wait_seconds":

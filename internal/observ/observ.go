@@ -32,6 +32,7 @@ const (
 	QueueDepth         = "optel.queue.depth"
 	QueueWait          = "optel.queue.wait"
 	QueueAdds          = "optel.queue.adds"
+	WorkersActive      = "optel.workers.active"
 	WatchEvents        = "optel.watch.events"
 	WatchRestarts      = "optel.watch.restarts"
 	Objects            = "optel.objects"
@@ -84,6 +85,7 @@ var Catalog = []Spec{
 	{QueueDepth, "updowncounter", "{item}", "Object keys waiting in the work queue.", []attribute.Key{AttrResource}},
 	{QueueWait, "histogram", "s", "Time a key waited in the work queue before a worker took it.", []attribute.Key{AttrResource}},
 	{QueueAdds, "counter", "{item}", "Keys added to the work queue.", []attribute.Key{AttrResource}},
+	{WorkersActive, "updowncounter", "{worker}", "Workers currently handling a key, out of --workers per resource.", []attribute.Key{AttrResource}},
 	{WatchEvents, "counter", "{event}", "Watch events received, by type (added, modified, deleted).", []attribute.Key{AttrResource, AttrEventType}},
 	{WatchRestarts, "counter", "{restart}", "Watches that ended abnormally and were re-established, by reason: gone (410, re-list), error (could not open, or an ERROR event), closed (stream ended before its timeout).", []attribute.Key{AttrResource, AttrReason}},
 	{Objects, "gauge", "{object}", "Objects in the informer cache.", []attribute.Key{AttrResource}},
@@ -217,6 +219,7 @@ type Operator struct {
 	QueueDepth         metric.Int64UpDownCounter
 	QueueWait          metric.Float64Histogram
 	QueueAdds          metric.Int64Counter
+	WorkersActive      metric.Int64UpDownCounter
 	WatchEvents        metric.Int64Counter
 	WatchRestarts      metric.Int64Counter
 	Objects            metric.Int64ObservableGauge
@@ -241,6 +244,7 @@ func NewOperator(m metric.Meter) (Operator, error) {
 		QueueDepth:               b.updown(QueueDepth),
 		QueueWait:                b.seconds(QueueWait),
 		QueueAdds:                b.counter(QueueAdds),
+		WorkersActive:            b.updown(WorkersActive),
 		WatchEvents:              b.counter(WatchEvents),
 		WatchRestarts:            b.counter(WatchRestarts),
 		Objects:                  b.observableGauge(Objects),
