@@ -113,7 +113,7 @@ func ProbesHandler(reg *probes.Registry) http.Handler {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "%q:", map[probes.Kind]string{probes.Liveness: "liveness", probes.Readiness: "readiness"}[kind])
+			fmt.Fprintf(&b, "%q:", kind) // Kind.String: "liveness", "readiness"
 			if reg == nil {
 				b.WriteString(`{"status":"ok","checks":{}}`)
 				continue

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -52,14 +51,7 @@ func TestDeployManifestsWithLeastPrivilege(t *testing.T) {
 		applyFile(t, cfg, filepath.Join("deploy", f))
 	}
 
-	token := func(ns, sa string) string {
-		tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("token for %s/%s: %v", ns, sa, err)
-		}
-		return tr.Status.Token
-	}
-	operatorToken := token("widgets-system", "widgets-operator")
+	operatorToken := saToken(t, cfg, "widgets-system", "widgets-operator")
 	kc := filepath.Join(t.TempDir(), "operator.kubeconfig")
 	if err := cp.WriteKubeconfigWithToken(kc, operatorToken); err != nil {
 		t.Fatal(err)
@@ -110,7 +102,7 @@ func TestDeployManifestsWithLeastPrivilege(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := scrapeAs(token("monitoring", "prometheus-k8s")); code != 200 {
+	if code := scrapeAs(saToken(t, cfg, "monitoring", "prometheus-k8s")); code != 200 {
 		t.Errorf("prometheus-k8s scraping /metrics: %d, want 200 (the metrics-reader binding)", code)
 	}
 	if code := scrapeAs(operatorToken); code != 403 {

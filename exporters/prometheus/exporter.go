@@ -1,17 +1,13 @@
 package prometheus
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -165,18 +161,11 @@ func newOptel(c *config) *Exporter {
 type renderGatherer struct{ r *renderer }
 
 func (g renderGatherer) Gather() ([]*dto.MetricFamily, error) {
-	b := g.r.render(context.Background(), nil, false)
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	mfs, err := parseText(g.r.render(context.Background(), nil, false))
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: parse own output: %w", err)
 	}
-	out := make([]*dto.MetricFamily, 0, len(parsed))
-	for _, mf := range parsed {
-		out = append(out, mf)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
-	return out, nil
+	return mfs, nil
 }
 
 func newStock(c *config) (*Exporter, error) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -425,7 +426,7 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 		r.lbl = r.lbl[:0]
 	}
 	r.pairs = r.pairs[:0]
-	if err := r.appendPairs(set, ""); err != nil {
+	if err := r.collectPairs(set, ""); err != nil {
 		r.report(fmt.Errorf("prometheus exporter: %w", err))
 		return false
 	}
@@ -434,7 +435,7 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 			lpair{scopeLabel + "name", scope.Name},
 			lpair{scopeLabel + "version", scope.Version},
 			lpair{scopeLabel + "schema_url", scope.SchemaURL})
-		if err := r.appendPairs(scope.Attributes, scopeLabel); err != nil {
+		if err := r.collectPairs(scope.Attributes, scopeLabel); err != nil {
 			r.report(fmt.Errorf("prometheus exporter: scope %s: %w", scope.Name, err))
 			return false
 		}
@@ -443,7 +444,8 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 	return true
 }
 
-func (r *renderer) appendPairs(set attribute.Set, prefix string) error {
+// collectPairs adds a set's attributes, sanitized, to r.pairs.
+func (r *renderer) collectPairs(set attribute.Set, prefix string) error {
 	for i := range set.Len() {
 		kv, _ := set.Get(i)
 		name, err := r.labelName(kv.Key)
@@ -503,7 +505,7 @@ func valueString(v attribute.Value) string {
 
 func (r *renderer) appendTargetInfo(b []byte, om bool) []byte {
 	r.pairs = r.pairs[:0]
-	if err := r.appendPairs(*r.rm.Resource.Set(), ""); err != nil {
+	if err := r.collectPairs(*r.rm.Resource.Set(), ""); err != nil {
 		r.report(fmt.Errorf("prometheus exporter: target_info: %w", err))
 		return b
 	}
@@ -574,20 +576,30 @@ func (r *renderer) translateControllerRuntime() {
 	if len(r.scratch) == 0 {
 		return
 	}
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(r.scratch))
+	mfs, err := parseText(r.scratch)
 	if err != nil {
 		r.report(fmt.Errorf("prometheus exporter: controller-runtime naming: %w", err))
 		return
-	}
-	mfs := make([]*dto.MetricFamily, 0, len(parsed))
-	for _, mf := range parsed {
-		mfs = append(mfs, mf)
 	}
 	for _, mf := range translateCR(mfs) {
 		f := r.addFamily(mf.GetName(), mf.GetHelp(), mf.GetType())
 		f.foreign = mf
 	}
+}
+
+// parseText parses a text-format exposition into families sorted by name.
+func parseText(b []byte) ([]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*dto.MetricFamily, 0, len(parsed))
+	for _, mf := range parsed {
+		out = append(out, mf)
+	}
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out, nil
 }
 
 type appendWriter struct{ b []byte }
@@ -609,6 +621,6 @@ func (w *appendWriter) WriteByte(c byte) error {
 
 func (w *appendWriter) WriteRune(c rune) (int, error) {
 	n := len(w.b)
-	w.b = fmt.Appendf(w.b, "%c", c)
+	w.b = utf8.AppendRune(w.b, c)
 	return len(w.b) - n, nil
 }
