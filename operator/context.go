@@ -35,8 +35,9 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// Object returns the object the handler runs for, or nil.
-func Object(ctx context.Context) *unstructured.Unstructured {
+// ObjectFrom returns the raw object the handler runs for, or nil outside a
+// handler.
+func ObjectFrom(ctx context.Context) *unstructured.Unstructured {
 	o, _ := ctx.Value(objectKey).(*unstructured.Unstructured)
 	return o
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -18,18 +19,28 @@ import (
 	"github.com/optel-dev/optel/telemetry"
 )
 
-// controller watches one resource and dispatches its handlers.
+// controller watches one resource, keeps its cache, and dispatches its
+// handlers. It depends on its engine only, never on the Operator.
 type controller struct {
-	op       *Operator
+	e        *engine
 	res      Resource
 	name     string
 	handlers map[Cause][]*handlerSpec
+	// gvk and namespaced come from discovery at start (resolve).
+	gvk        schema.GroupVersionKind
+	namespaced bool
+	// mappers turn an event of this resource into keys of other
+	// controllers (Owns, Watches); they run on the informer's goroutine.
+	mappers []func(obj *unstructured.Unstructured)
+	// mapped: other resources' events enqueue this one's keys.
+	mapped bool
 
 	resourceAttrs telemetry.Attributes
 	eventAttrs    map[string]telemetry.Attributes
 	restartAttrs  map[string]telemetry.Attributes
 	recorders     map[Cause]map[string]*recorder
 
+	store     objectStore
 	informers map[string]cache.SharedIndexInformer // by namespace ("" = all)
 	// lastActivity (watch events, bookmarks, re-watches) and lastGet (a
 	// worker took an item) feed the liveness probes; unix nanoseconds.
@@ -37,11 +48,18 @@ type controller struct {
 	queue                 workqueue.TypedRateLimitingInterface[string]
 	stopInf               context.CancelFunc
 
+	locks   keyLocks
 	objects objectCounts // opt-in per-object counts
 
 	mu      sync.Mutex
 	state   map[string]*objState
 	runners map[string]map[string]*runner // key -> handler id -> runner
+}
+
+// objectStore is where process reads objects: the informers' caches, or a
+// plain cache.Store in unit tests.
+type objectStore interface {
+	GetByKey(key string) (any, bool, error)
 }
 
 // objState is the in-memory progress for one object.
@@ -51,6 +69,9 @@ type objState struct {
 	// seenEssence and changedAt feed timers' idle option.
 	seenEssence string
 	changedAt   time.Time
+	// reconcileRetries counts failed runs of each reconcile handler since
+	// its last success.
+	reconcileRetries map[string]int
 }
 
 // progress tracks handlers of one cause for one state of the object.
@@ -60,10 +81,10 @@ type progress struct {
 	retries map[string]int
 }
 
-func newController(o *Operator, r Resource) *controller {
+func newController(e *engine, r Resource) *controller {
 	name := ResourceName(r)
 	c := &controller{
-		op: o, res: r, name: name,
+		e: e, res: r, name: name,
 		handlers:      map[Cause][]*handlerSpec{},
 		resourceAttrs: telemetry.NewAttributes(observ.AttrResource.String(name)),
 		eventAttrs:    map[string]telemetry.Attributes{},
@@ -73,6 +94,7 @@ func newController(o *Operator, r Resource) *controller {
 		state:         map[string]*objState{},
 		runners:       map[string]map[string]*runner{},
 	}
+	c.store = informerStore{c}
 	for _, r := range []string{restartGone, restartError, restartClosed} {
 		c.restartAttrs[r] = telemetry.NewAttributes(observ.AttrResource.String(name), observ.AttrReason.String(r))
 	}
@@ -82,9 +104,9 @@ func newController(o *Operator, r Resource) *controller {
 	return c
 }
 
-func (c *controller) finalizer() string { return c.op.opts.AnnotationPrefix + "/finalizer" }
+func (c *controller) finalizer() string { return c.e.cfg.annotationPrefix + "/finalizer" }
 func (c *controller) lastHandledKey() string {
-	return c.op.opts.AnnotationPrefix + "/last-handled-configuration"
+	return c.e.cfg.annotationPrefix + "/last-handled-configuration"
 }
 
 // needsFinalizer: deletion must wait for delete handlers and daemons.
@@ -92,28 +114,66 @@ func (c *controller) needsFinalizer() bool {
 	return len(c.handlers[CauseDelete]) > 0 || len(c.handlers[CauseDaemon]) > 0
 }
 
+// detectsChanges: create, update (and field) and resume handlers need the
+// last-handled annotation to tell a new object from a changed or resumed
+// one. A resource without them is never annotated.
+func (c *controller) detectsChanges() bool {
+	return len(c.handlers[CauseCreate]) > 0 || len(c.handlers[CauseUpdate]) > 0 || len(c.handlers[CauseResume]) > 0
+}
+
+// needsQueue: a resource that is only watched (a child, a cache) has no
+// queue and no workers.
+func (c *controller) needsQueue() bool {
+	for _, hs := range c.handlers {
+		if len(hs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *controller) needsEssence() bool {
+	if c.detectsChanges() {
+		return true
+	}
+	for _, h := range c.handlers[CauseTimer] {
+		if h.idle > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *controller) recorder(cause Cause, id string) *recorder {
 	return c.recorders[cause][id]
 }
 
-// start creates informers and the queue and begins watching.
-func (c *controller) start(ctx context.Context) error {
+// prepare creates the recorders and the queue; it runs for every controller
+// before any informer starts, so mappers always find their target's queue.
+func (c *controller) prepare() {
 	for cause, hs := range c.handlers {
 		c.recorders[cause] = map[string]*recorder{}
 		for _, h := range hs {
-			c.recorders[cause][h.id] = newRecorder(&c.op.inst, c.name, h.id, cause)
+			c.recorders[cause][h.id] = newRecorder(c.e.inst, c.name, h.id, cause)
 		}
+	}
+	if !c.needsQueue() {
+		return
 	}
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: c.name, MetricsProvider: queueMetrics{inst: &c.op.inst, attrs: c.resourceAttrs}},
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: c.name, MetricsProvider: queueMetrics{inst: c.e.inst, attrs: c.resourceAttrs}},
 	)
 	// objectCount runs at collection time, concurrently with start.
 	c.mu.Lock()
 	c.queue = queue
 	c.mu.Unlock()
-	namespaces := c.op.opts.Namespaces
-	if len(namespaces) == 0 {
+}
+
+// start begins watching.
+func (c *controller) start() error {
+	namespaces := c.e.cfg.namespaces
+	if len(namespaces) == 0 || !c.namespaced {
 		namespaces = []string{""}
 	}
 	now := time.Now().UnixNano()
@@ -122,9 +182,9 @@ func (c *controller) start(ctx context.Context) error {
 	infCtx, cancel := context.WithCancel(context.Background())
 	c.stopInf = cancel
 	for _, ns := range namespaces {
-		inf := cache.NewSharedIndexInformer(c.countingListWatch(ns), &unstructured.Unstructured{}, 0, cache.Indexers{})
+		inf := cache.NewSharedIndexInformer(c.countingListWatch(ns), &unstructured.Unstructured{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 		if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			c.op.log.Warn("watch failed; re-listing and re-watching", "resource", c.name, "error", err)
+			c.e.log.Warn("watch failed; re-listing and re-watching", "resource", c.name, "error", err)
 		}); err != nil {
 			cancel()
 			return fmt.Errorf("watch %s: %w", c.name, err)
@@ -146,7 +206,7 @@ func (c *controller) start(ctx context.Context) error {
 }
 
 func (c *controller) waitSynced(ctx context.Context) bool {
-	for _, inf := range c.informers {
+	for _, inf := range c.informerList() {
 		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 			return false
 		}
@@ -154,17 +214,21 @@ func (c *controller) waitSynced(ctx context.Context) bool {
 	return true
 }
 
-func (c *controller) objectCount() (int, bool) {
+func (c *controller) informerList() []cache.SharedIndexInformer {
 	c.mu.Lock()
-	if c.queue == nil {
-		c.mu.Unlock()
-		return 0, false
-	}
+	defer c.mu.Unlock()
 	infs := make([]cache.SharedIndexInformer, 0, len(c.informers))
 	for _, inf := range c.informers {
 		infs = append(infs, inf)
 	}
-	c.mu.Unlock()
+	return infs
+}
+
+func (c *controller) objectCount() (int, bool) {
+	infs := c.informerList()
+	if len(infs) == 0 {
+		return 0, false
+	}
 	n := 0
 	for _, inf := range infs {
 		n += len(inf.GetStore().ListKeys())
@@ -172,9 +236,10 @@ func (c *controller) objectCount() (int, bool) {
 	return n, true
 }
 
-// onEvent counts the watch event, runs event handlers, and enqueues the key.
+// onEvent counts the watch event, runs event handlers, enqueues the key,
+// and lets mappers enqueue related owners.
 func (c *controller) onEvent(typ string, obj any) {
-	c.op.inst.WatchEvents.Add(context.Background(), 1, c.eventAttrs[typ].Add()...)
+	c.e.inst.WatchEvents.Add(context.Background(), 1, c.eventAttrs[typ].Add()...)
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -188,15 +253,26 @@ func (c *controller) onEvent(typ string, obj any) {
 	}
 	if hs := c.handlers[CauseEvent]; len(hs) > 0 {
 		wire := map[string]string{"added": "ADDED", "modified": "MODIFIED", "deleted": "DELETED"}[typ]
+		work, _, _ := c.e.contexts()
 		for _, h := range hs {
 			if h.matches(u) {
 				ev := c.event(CauseEvent, u)
-				ev.Type = wire
-				_ = c.invoke(c.op.workCtx, h, ev)
+				ev.typ = wire
+				_ = c.invoke(work, h, ev)
 			}
 		}
 	}
-	c.queue.Add(key)
+	c.enqueue(key)
+	for _, m := range c.mappers {
+		m(u)
+	}
+}
+
+// enqueue adds key to the work queue, if this resource has one.
+func (c *controller) enqueue(key string) {
+	if c.queue != nil {
+		c.queue.Add(key)
+	}
 }
 
 func (c *controller) stopIntake() {
@@ -209,7 +285,10 @@ func (c *controller) stopIntake() {
 }
 
 func (c *controller) runWorkers(wg *sync.WaitGroup) {
-	for range c.op.opts.Workers {
+	if c.queue == nil {
+		return
+	}
+	for range c.e.cfg.workers {
 		wg.Go(func() {
 			for c.processNext() {
 			}
@@ -224,12 +303,17 @@ func (c *controller) processNext() bool {
 	}
 	c.lastGet.Store(time.Now().UnixNano())
 	defer c.queue.Done(key)
-	c.op.inst.WorkersActive.Add(context.Background(), 1, c.resourceAttrs.Add()...)
-	defer c.op.inst.WorkersActive.Add(context.Background(), -1, c.resourceAttrs.Add()...)
-	delay, err := c.process(c.op.workCtx, key)
+	work, _, _ := c.e.contexts()
+	if !c.locks.lock(work, key) {
+		return true
+	}
+	defer c.locks.unlock(key)
+	c.e.inst.WorkersActive.Add(context.Background(), 1, c.resourceAttrs.Add()...)
+	defer c.e.inst.WorkersActive.Add(context.Background(), -1, c.resourceAttrs.Add()...)
+	delay, err := c.process(work, key)
 	switch {
 	case err != nil:
-		c.op.log.Error("processing failed; retrying", "resource", c.name, "key", key, "error", err)
+		c.e.log.Error("processing failed; retrying", "resource", c.name, "key", key, "error", err)
 		c.queue.AddRateLimited(key)
 	case delay > 0:
 		c.queue.AddAfter(key, delay)
@@ -239,20 +323,30 @@ func (c *controller) processNext() bool {
 	return true
 }
 
-func (c *controller) get(key string) *unstructured.Unstructured {
+// informerStore reads from whichever informer holds the key's namespace.
+type informerStore struct{ c *controller }
+
+func (s informerStore) GetByKey(key string) (any, bool, error) {
 	ns, _, _ := cache.SplitMetaNamespaceKey(key)
-	inf := c.informers[""]
+	s.c.mu.Lock()
+	inf := s.c.informers[""]
 	if inf == nil {
-		inf = c.informers[ns]
+		inf = s.c.informers[ns]
 	}
+	s.c.mu.Unlock()
 	if inf == nil {
-		return nil
+		return nil, false, nil
 	}
-	obj, exists, err := inf.GetStore().GetByKey(key)
+	return inf.GetStore().GetByKey(key)
+}
+
+func (c *controller) get(key string) *unstructured.Unstructured {
+	obj, exists, err := c.store.GetByKey(key)
 	if err != nil || !exists {
 		return nil
 	}
-	return obj.(*unstructured.Unstructured)
+	u, _ := obj.(*unstructured.Unstructured)
+	return u
 }
 
 func (c *controller) stateFor(key string) *objState {
@@ -260,7 +354,7 @@ func (c *controller) stateFor(key string) *objState {
 	defer c.mu.Unlock()
 	st := c.state[key]
 	if st == nil {
-		st = &objState{progress: map[Cause]*progress{}}
+		st = &objState{progress: map[Cause]*progress{}, reconcileRetries: map[string]int{}}
 		c.state[key] = st
 	}
 	return st
@@ -273,8 +367,16 @@ func (c *controller) forget(key string) {
 	c.forgetObjectCounts(key)
 }
 
-// process handles one key and returns a retry delay (0 when done) or an
-// error for rate-limited retry (API failures outside handlers).
+// process handles one key under its lock and returns a retry delay (0 when
+// done) or an error for rate-limited retry (API failures outside handlers).
+//
+// Order for a live object: add the finalizer if delete handlers or daemons
+// need one; start missing timers and daemons; run change-detecting
+// handlers (create, or update then resume, each with the diff since the
+// last handled state) and record the handled state in the annotation; then
+// run reconcile handlers. A resource without change-detecting handlers is
+// never annotated, and one without delete handlers or daemons never gets a
+// finalizer.
 func (c *controller) process(ctx context.Context, key string) (time.Duration, error) {
 	obj := c.get(key)
 	if obj == nil {
@@ -283,83 +385,104 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 		return 0, nil
 	}
 	obj = obj.DeepCopy()
-	p := c.patcherFor(obj)
+	ns, name := obj.GetNamespace(), obj.GetName()
 
 	if obj.GetDeletionTimestamp() != nil {
-		if !slices.Contains(obj.GetFinalizers(), c.finalizer()) {
-			c.stopRunners(key)
+		c.stopRunners(key)
+		if !c.needsFinalizer() || !slices.Contains(obj.GetFinalizers(), c.finalizer()) {
 			return 0, nil
 		}
-		c.stopRunners(key)
 		st := c.stateFor(key)
 		if delay, ok := c.runCause(ctx, st, CauseDelete, "deleting", obj, nil, nil); !ok {
 			return delay, nil
 		}
-		if err := p.setFinalizer(ctx, c.finalizer(), false); err != nil {
+		if err := c.e.writer.setFinalizer(ctx, c.res, ns, name, c.finalizer(), false); err != nil {
 			return 0, fmt.Errorf("remove finalizer: %w", err)
 		}
 		c.forget(key)
 		return 0, nil
 	}
 	if c.needsFinalizer() && !slices.Contains(obj.GetFinalizers(), c.finalizer()) {
-		if err := p.setFinalizer(ctx, c.finalizer(), true); err != nil {
+		if err := c.e.writer.setFinalizer(ctx, c.res, ns, name, c.finalizer(), true); err != nil {
 			return 0, fmt.Errorf("add finalizer: %w", err)
 		}
 		return 0, nil // the update event brings the object back
 	}
 
 	st := c.stateFor(key)
-	essMap := c.op.essence(obj)
-	ess, err := encodeEssence(essMap)
-	if err != nil {
-		return 0, err
+	var wait time.Duration
+	later := func(d time.Duration) {
+		if d > 0 && (wait == 0 || d < wait) {
+			wait = d
+		}
 	}
-	c.mu.Lock()
-	if st.seenEssence != ess {
-		st.seenEssence, st.changedAt = ess, time.Now()
+	var ess string
+	var essMap map[string]any
+	if c.needsEssence() {
+		essMap = essence(obj, c.e.cfg.annotationPrefix)
+		var err error
+		if ess, err = encodeEssence(essMap); err != nil {
+			return 0, err
+		}
+		c.mu.Lock()
+		if st.seenEssence != ess {
+			st.seenEssence, st.changedAt = ess, time.Now()
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	c.ensureRunners(key, obj)
 
-	last, hasLast := obj.GetAnnotations()[c.lastHandledKey()]
-	var wait time.Duration
-	pending := false
-	step := func(cause Cause, old *unstructured.Unstructured, d Diff) {
-		if delay, ok := c.runCause(ctx, st, cause, ess, obj, old, d); !ok {
-			pending = true
-			if wait == 0 || (delay > 0 && delay < wait) {
-				wait = delay
+	if c.detectsChanges() {
+		pending := false
+		step := func(cause Cause, old *unstructured.Unstructured, d Diff) bool {
+			delay, ok := c.runCause(ctx, st, cause, ess, obj, old, d)
+			if !ok {
+				pending = true
+				later(max(delay, time.Millisecond))
+			}
+			return ok
+		}
+		last, hasLast := obj.GetAnnotations()[c.lastHandledKey()]
+		switch {
+		case !hasLast:
+			step(CauseCreate, nil, nil)
+		default:
+			// After a restart, a change made while the operator was down
+			// reaches update handlers first, with its diff; resume
+			// handlers then see the same diff.
+			var old *unstructured.Unstructured
+			var d Diff
+			if last != ess {
+				prev, err := decodeEssence(last)
+				if err != nil {
+					c.e.log.Warn("ignoring unreadable last-handled annotation", "key", key, "error", err)
+					prev = map[string]any{}
+				}
+				old, d = &unstructured.Unstructured{Object: prev}, diff(nil, prev, essMap)
+				step(CauseUpdate, old, d)
+			}
+			c.mu.Lock()
+			resumed := st.resumed
+			c.mu.Unlock()
+			if !resumed && step(CauseResume, old, d) {
+				c.mu.Lock()
+				st.resumed = true
+				c.mu.Unlock()
 			}
 		}
-	}
-	switch {
-	case !hasLast:
-		step(CauseCreate, nil, nil)
-	default:
-		if !st.resumed {
-			step(CauseResume, nil, nil)
-		}
-		if last != ess {
-			prev, err := decodeEssence(last)
-			if err != nil {
-				c.op.log.Warn("ignoring unreadable last-handled annotation", "key", key, "error", err)
-				prev = map[string]any{}
+		if !pending {
+			if !hasLast || last != ess {
+				if err := c.e.writer.annotate(ctx, c.res, ns, name, map[string]*string{c.lastHandledKey(): &ess}); err != nil {
+					return 0, fmt.Errorf("record handled state: %w", err)
+				}
 			}
-			step(CauseUpdate, &unstructured.Unstructured{Object: prev}, diff(nil, prev, essMap))
+			c.mu.Lock()
+			st.resumed = true
+			c.mu.Unlock()
 		}
 	}
-	if pending {
-		return max(wait, time.Millisecond), nil
-	}
-	if !hasLast || last != ess {
-		if err := p.annotate(ctx, map[string]*string{c.lastHandledKey(): &ess}); err != nil {
-			return 0, fmt.Errorf("record handled state: %w", err)
-		}
-	}
-	c.mu.Lock()
-	st.resumed = true
-	c.mu.Unlock()
-	return 0, nil
+	later(c.runReconcile(ctx, st, obj))
+	return wait, nil
 }
 
 // runCause runs the handlers of cause that are not done for this state of
@@ -382,8 +505,18 @@ func (c *controller) runCause(ctx context.Context, st *objState, cause Cause, es
 		if pr.done[h.id] || !h.matches(obj) {
 			continue
 		}
+		hd := d
+		if h.field != "" {
+			// Field handlers run on create when the field is set, and on
+			// update when it changed; they see only its part of the diff.
+			if !fieldApplies(h.field, cause, obj, d) {
+				pr.done[h.id] = true
+				continue
+			}
+			hd = d.Under(h.field)
+		}
 		ev := c.event(cause, obj)
-		ev.Old, ev.Diff, ev.Retry = old, d, pr.retries[h.id]
+		ev.old, ev.diff, ev.retry = old, hd, pr.retries[h.id]
 		err := c.invoke(ctx, h, ev)
 		switch classify(err) {
 		case outcomeSuccess, outcomePermanent:
@@ -391,11 +524,7 @@ func (c *controller) runCause(ctx context.Context, st *objState, cause Cause, es
 			continue
 		}
 		all = false
-		delay := c.op.backoff(pr.retries[h.id])
-		var te *TemporaryError
-		if errors.As(err, &te) {
-			delay = max(te.Delay, time.Millisecond)
-		}
+		delay := retryDelay(c.e, err, pr.retries[h.id])
 		pr.retries[h.id]++
 		if wait == 0 || delay < wait {
 			wait = delay
@@ -404,45 +533,68 @@ func (c *controller) runCause(ctx context.Context, st *objState, cause Cause, es
 	return wait, all
 }
 
-func (o *Operator) backoff(retries int) time.Duration {
-	d := o.opts.BackoffBase
-	for range retries {
-		d *= 2
-		if d >= o.opts.BackoffMax {
-			return o.opts.BackoffMax
+// runReconcile runs the level-based handlers: every time the object, or one
+// of the objects mapped to it (Owns, Watches), changed, and when a handler
+// asked to be called again. It returns when to run again (0: not needed).
+func (c *controller) runReconcile(ctx context.Context, st *objState, obj *unstructured.Unstructured) time.Duration {
+	var wait time.Duration
+	for _, h := range c.handlers[CauseReconcile] {
+		if !h.matches(obj) {
+			continue
+		}
+		c.mu.Lock()
+		retries := st.reconcileRetries[h.id]
+		c.mu.Unlock()
+		ev := c.event(CauseReconcile, obj)
+		ev.retry = retries
+		err := c.invoke(ctx, h, ev)
+		next := ev.requeueAfter
+		switch classify(err) {
+		case outcomeSuccess, outcomePermanent:
+			retries = 0
+		default:
+			next = retryDelay(c.e, err, retries)
+			retries++
+		}
+		c.mu.Lock()
+		st.reconcileRetries[h.id] = retries
+		c.mu.Unlock()
+		if next > 0 && (wait == 0 || next < wait) {
+			wait = next
 		}
 	}
-	return d
+	return wait
 }
 
-func (c *controller) patcherFor(obj *unstructured.Unstructured) *patcher {
-	ri := c.op.dyn.Resource(c.res)
-	if ns := obj.GetNamespace(); ns != "" {
-		return &patcher{ri: ri.Namespace(ns), name: obj.GetName()}
+// retryDelay is a TemporaryError's delay, else exponential backoff.
+func retryDelay(e *engine, err error, retries int) time.Duration {
+	var te *TemporaryError
+	if errors.As(err, &te) {
+		return max(te.Delay, time.Millisecond)
 	}
-	return &patcher{ri: ri, name: obj.GetName()}
+	return e.backoff(retries)
 }
 
-func (c *controller) event(cause Cause, obj *unstructured.Unstructured) *Event {
-	return &Event{
-		Cause:    cause,
-		Resource: c.res,
-		Object:   obj,
-		Logger:   c.op.log.With("resource", c.name, "namespace", obj.GetNamespace(), "name", obj.GetName()),
-		patcher:  c.patcherFor(obj),
+func (c *controller) event(cause Cause, obj *unstructured.Unstructured) *rawEvent {
+	return &rawEvent{
+		c:      c,
+		cause:  cause,
+		obj:    obj,
+		logger: c.e.log.With("resource", c.name, "namespace", obj.GetNamespace(), "name", obj.GetName()),
 	}
 }
 
-// invoke runs one handler under its timeout with panic recovery and records
-// the outcome. A run cut at the timeout keeps going in its goroutine, with a
-// cancelled context; its result is ignored.
-func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *Event) error {
+// invoke runs one handler under its timeout with panic recovery, records
+// the outcome, and posts a Kubernetes Event on failure and on recovery. A
+// run cut at the timeout keeps going in its goroutine, with a cancelled
+// context; its result is ignored.
+func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *rawEvent) error {
 	timeout := h.timeout
 	if timeout == 0 {
-		timeout = c.op.opts.HandlerTimeout
+		timeout = c.e.cfg.handlerTimeout
 	}
-	ev.Logger = ev.Logger.With("handler", h.id, "cause", string(ev.Cause))
-	hctx, cancel := context.WithTimeout(withHandlerValues(ctx, c.op.meter, ev.Logger, ev.Object), timeout)
+	ev.logger = ev.logger.With("handler", h.id, "cause", string(ev.cause))
+	hctx, cancel := context.WithTimeout(withHandlerValues(ctx, c.e.meter, ev.logger, ev.obj), timeout)
 	defer cancel()
 	start := time.Now()
 	done := make(chan error, 1)
@@ -458,12 +610,12 @@ func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *Event) erro
 		}
 	}
 	oc := classify(err)
-	if rec := c.recorder(ev.Cause, h.id); rec != nil {
-		rec.record(ctx, oc, time.Since(start), ev.Retry > 0)
+	if rec := c.recorder(ev.cause, h.id); rec != nil {
+		rec.record(ctx, oc, time.Since(start), ev.retry > 0)
 	}
-	if c.op.opts.PerObjectMetrics && ev.Object != nil {
-		if key, kerr := cache.MetaNamespaceKeyFunc(ev.Object); kerr == nil {
-			c.countObject(ev.Object.GetNamespace(), ev.Object.GetName(), key, h.id, ev.Cause, oc)
+	if c.e.cfg.perObjectMetrics && ev.obj != nil {
+		if key, kerr := cache.MetaNamespaceKeyFunc(ev.obj); kerr == nil {
+			c.countObject(ev.obj.GetNamespace(), ev.obj.GetName(), key, h.id, ev.cause, oc)
 		}
 	}
 	if err != nil {
@@ -471,12 +623,13 @@ func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *Event) erro
 		if oc == outcomePanic {
 			lvl = slog.LevelError
 		}
-		ev.Logger.Log(ctx, lvl, "handler failed", "outcome", string(oc), "retry", ev.Retry, "error", err)
+		ev.logger.Log(ctx, lvl, "handler failed", "outcome", string(oc), "retry", ev.retry, "error", err)
 	}
+	c.postHandlerEvent(h, ev, oc, err)
 	return err
 }
 
-func safeHandler(ctx context.Context, fn Handler, ev *Event) (err error) {
+func safeHandler(ctx context.Context, fn rawHandler, ev *rawEvent) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &panicError{v: r}

@@ -16,7 +16,7 @@ import (
 // annotations (minus optel's own and kubectl's last-applied copy). It is
 // stored as JSON in the last-handled annotation, as kopf does, so a restart
 // knows what was handled.
-func (o *Operator) essence(obj *unstructured.Unstructured) map[string]any {
+func essence(obj *unstructured.Unstructured, prefix string) map[string]any {
 	out := make(map[string]any, len(obj.Object))
 	for k, v := range obj.Object {
 		switch k {
@@ -31,7 +31,7 @@ func (o *Operator) essence(obj *unstructured.Unstructured) map[string]any {
 	}
 	ann := map[string]string{}
 	for k, v := range obj.GetAnnotations() {
-		if strings.HasPrefix(k, o.opts.AnnotationPrefix+"/") || k == "kubectl.kubernetes.io/last-applied-configuration" {
+		if strings.HasPrefix(k, prefix+"/") || k == "kubectl.kubernetes.io/last-applied-configuration" {
 			continue
 		}
 		ann[k] = v
@@ -94,17 +94,34 @@ func (d DiffItem) String() string {
 // Diff is the ordered list of changes between two states.
 type Diff []DiffItem
 
-// Changed reports whether the field at path (dot-separated, e.g.
-// "spec.size") or anything below it changed.
-func (d Diff) Changed(path string) bool {
+// Under returns the changes at or below path (dot-separated), and changes
+// of a parent that contains path.
+func (d Diff) Under(path string) Diff {
 	want := strings.Split(path, ".")
+	var out Diff
 	for _, it := range d {
 		n := min(len(it.Path), len(want))
 		if slices.Equal(it.Path[:n], want[:n]) {
-			return true
+			out = append(out, it)
 		}
 	}
-	return false
+	return out
+}
+
+// fieldApplies says whether a field handler runs: on create when the field
+// is set, on update when it changed.
+func fieldApplies(field string, cause Cause, obj *unstructured.Unstructured, d Diff) bool {
+	if cause == CauseCreate {
+		_, found, _ := unstructured.NestedFieldNoCopy(obj.Object, strings.Split(field, ".")...)
+		return found
+	}
+	return len(d.Under(field)) > 0
+}
+
+// Changed reports whether the field at path (dot-separated, e.g.
+// "spec.size") or anything below it changed.
+func (d Diff) Changed(path string) bool {
+	return len(d.Under(path)) > 0
 }
 
 // diff compares two JSON-like trees; maps are walked, anything else

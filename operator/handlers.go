@@ -39,46 +39,38 @@ const (
 	CauseTimer    Cause = "timer"
 	CauseDaemon   Cause = "daemon"
 	CauseActivity Cause = "activity"
+	// CauseReconcile runs level-based handlers (Reconcile).
+	CauseReconcile Cause = "reconcile"
 )
 
-// Handler reacts to a change of an object. Return nil when done, a
-// TemporaryError to retry after a delay, a PermanentError to give up, or any
-// other error to retry with exponential backoff. Panics are recovered and
-// retried like errors. Handlers must be idempotent: after a restart a handler
-// that had succeeded may run again.
-type Handler func(ctx context.Context, ev *Event) error
+// rawHandler is the engine's form of every handler: typed handlers are
+// wrapped into it (see typed.go).
+type rawHandler func(ctx context.Context, ev *rawEvent) error
 
-// Event is what a handler receives.
-type Event struct {
-	Cause    Cause
-	Resource Resource
-	// Object is the object as the cache holds it. For delete handlers it is
-	// the object being deleted (it still exists, held by the finalizer).
-	Object *unstructured.Unstructured
-	// Old is the previously handled state for update handlers (spec,
-	// labels, annotations: the parts optel compares); nil otherwise.
-	Old *unstructured.Unstructured
-	// Diff lists what changed between Old and Object, for update handlers.
-	Diff Diff
-	// Type is the raw watch event type for event handlers: ADDED, MODIFIED
-	// or DELETED.
-	Type string
-	// Retry counts previous failed runs of this handler for this change.
-	Retry int
-	// Logger carries resource, namespace, name and handler.
-	Logger *slog.Logger
-
-	patcher *patcher
+// rawEvent is the engine's form of an event: the object as the cache holds
+// it. Typed handlers receive a TypedEvent decoded from it.
+type rawEvent struct {
+	c        *controller
+	cause    Cause
+	obj, old *unstructured.Unstructured
+	diff     Diff
+	typ      string
+	retry    int
+	logger   *slog.Logger
+	// requeueAfter is set by a reconcile handler's Result.
+	requeueAfter time.Duration
 }
 
 // handlerSpec is one registered object handler.
 type handlerSpec struct {
 	id       string
 	cause    Cause
-	fn       Handler
+	fn       rawHandler
 	selector labels.Selector
 	when     func(*unstructured.Unstructured) bool
 	timeout  time.Duration
+	// field handlers (OnField): the dot-separated path they follow.
+	field string
 	// timers
 	interval, initialDelay, idle time.Duration
 	// daemons
@@ -92,107 +84,56 @@ func (h *handlerSpec) matches(obj *unstructured.Unstructured) bool {
 	return h.when == nil || h.when(obj)
 }
 
-// HandlerOption configures one handler, timer or daemon.
-type HandlerOption interface{ apply(*handlerSpec) error }
-
-type handlerOptionFunc func(*handlerSpec) error
-
-func (f handlerOptionFunc) apply(h *handlerSpec) error { return f(h) }
-
-// WithLabelSelector runs the handler only for objects whose labels match
-// selector (Kubernetes syntax, e.g. "tier=web,env!=dev"). A malformed
-// selector makes registration fail.
-func WithLabelSelector(selector string) HandlerOption {
-	return handlerOptionFunc(func(h *handlerSpec) error {
-		s, err := labels.Parse(selector)
-		if err != nil {
-			return fmt.Errorf("label selector %q: %w", selector, err)
-		}
-		h.selector = s
-		return nil
-	})
-}
-
-// When runs the handler only for objects for which cond returns true (kopf's
-// `when=`); use it for field conditions.
-func When(cond func(obj *unstructured.Unstructured) bool) HandlerOption {
-	return handlerOptionFunc(func(h *handlerSpec) error { h.when = cond; return nil })
-}
-
-// WithTimeout overrides Options.HandlerTimeout for this handler.
-func WithTimeout(d time.Duration) HandlerOption {
-	return handlerOptionFunc(func(h *handlerSpec) error {
-		if d <= 0 {
-			return fmt.Errorf("timeout %s: must be positive", d)
-		}
-		h.timeout = d
-		return nil
-	})
-}
-
-// WithInitialDelay delays a timer's first tick or a daemon's start.
-func WithInitialDelay(d time.Duration) HandlerOption {
-	return handlerOptionFunc(func(h *handlerSpec) error { h.initialDelay = max(d, 0); return nil })
-}
-
-// WithIdle makes a timer fire only when the object has not changed for d
-// (kopf's idle=).
-func WithIdle(d time.Duration) HandlerOption {
-	return handlerOptionFunc(func(h *handlerSpec) error { h.idle = max(d, 0); return nil })
-}
-
-// WithCancellationTimeout bounds how long a daemon may take to return after
-// its context is cancelled; after that it is abandoned and logged. Default 10s.
-func WithCancellationTimeout(d time.Duration) HandlerOption {
-	return handlerOptionFunc(func(h *handlerSpec) error { h.cancellationTimeout = max(d, 0); return nil })
-}
+// The methods below register handlers for objects handled as
+// *unstructured.Unstructured; For and ForBuiltin give the same methods for
+// typed objects.
 
 // OnCreate registers a handler for objects the operator has never handled.
-func (o *Operator) OnCreate(r Resource, id string, fn Handler, opts ...HandlerOption) error {
-	return o.register(r, CauseCreate, id, fn, opts)
+func (o *Operator) OnCreate(r Resource, id string, fn Handler, opts ...ChangeOption) error {
+	return For[*unstructured.Unstructured](o, r).OnCreate(id, fn, opts...)
 }
 
 // OnUpdate registers a handler for changes of spec, labels or annotations
 // since the last successful handling. Status-only changes do not trigger it.
-func (o *Operator) OnUpdate(r Resource, id string, fn Handler, opts ...HandlerOption) error {
-	return o.register(r, CauseUpdate, id, fn, opts)
+func (o *Operator) OnUpdate(r Resource, id string, fn Handler, opts ...ChangeOption) error {
+	return For[*unstructured.Unstructured](o, r).OnUpdate(id, fn, opts...)
 }
 
-// OnDelete registers a deletion handler. The runtime adds a finalizer to
-// every object of r, runs the handler when the object is being deleted, and
-// removes the finalizer once every delete handler succeeded (or failed
-// permanently), so the object is really gone afterwards.
-func (o *Operator) OnDelete(r Resource, id string, fn Handler, opts ...HandlerOption) error {
-	return o.register(r, CauseDelete, id, fn, opts)
+// OnDelete registers a deletion handler; see Kind.OnDelete.
+func (o *Operator) OnDelete(r Resource, id string, fn Handler, opts ...ChangeOption) error {
+	return For[*unstructured.Unstructured](o, r).OnDelete(id, fn, opts...)
 }
 
 // OnResume registers a handler for objects that were handled before and
 // exist when the operator (re)starts.
-func (o *Operator) OnResume(r Resource, id string, fn Handler, opts ...HandlerOption) error {
-	return o.register(r, CauseResume, id, fn, opts)
+func (o *Operator) OnResume(r Resource, id string, fn Handler, opts ...ChangeOption) error {
+	return For[*unstructured.Unstructured](o, r).OnResume(id, fn, opts...)
+}
+
+// OnField registers a handler for changes of one field; see Kind.OnField.
+func (o *Operator) OnField(r Resource, field, id string, fn Handler, opts ...ChangeOption) error {
+	return For[*unstructured.Unstructured](o, r).OnField(field, id, fn, opts...)
 }
 
 // OnEvent registers a handler for every raw watch event (kopf's on.event).
 // It is not retried: its error is logged and counted.
-func (o *Operator) OnEvent(r Resource, id string, fn Handler, opts ...HandlerOption) error {
-	return o.register(r, CauseEvent, id, fn, opts)
+func (o *Operator) OnEvent(r Resource, id string, fn Handler, opts ...EventOption) error {
+	return For[*unstructured.Unstructured](o, r).OnEvent(id, fn, opts...)
 }
 
-// Timer runs fn every interval for each object of r (kopf's @timer), while
-// the object exists. Options: WithInitialDelay, WithIdle, filters.
-func (o *Operator) Timer(r Resource, id string, interval time.Duration, fn Handler, opts ...HandlerOption) error {
-	if interval <= 0 {
-		return fmt.Errorf("timer %q: interval %s must be positive", id, interval)
-	}
-	return o.register(r, CauseTimer, id, fn, append(opts, handlerOptionFunc(func(h *handlerSpec) error { h.interval = interval; return nil })))
+// Timer runs fn every interval for each object of r; see Kind.Timer.
+func (o *Operator) Timer(r Resource, id string, interval time.Duration, fn Handler, opts ...TimerOption) error {
+	return For[*unstructured.Unstructured](o, r).Timer(id, interval, fn, opts...)
 }
 
-// Daemon runs fn in its own goroutine for each object of r (kopf's
-// @daemon). Its context is cancelled when the object is deleted or the
-// operator stops; an error return restarts it with backoff, a nil return
-// ends it. Objects get a finalizer so deletion waits for the daemon to stop.
-func (o *Operator) Daemon(r Resource, id string, fn Handler, opts ...HandlerOption) error {
-	return o.register(r, CauseDaemon, id, fn, opts)
+// Daemon runs fn in its own goroutine for each object of r; see Kind.Daemon.
+func (o *Operator) Daemon(r Resource, id string, fn Handler, opts ...DaemonOption) error {
+	return For[*unstructured.Unstructured](o, r).Daemon(id, fn, opts...)
+}
+
+// Reconcile registers a level-based handler for r; see Kind.Reconcile.
+func (o *Operator) Reconcile(r Resource, id string, fn Reconciler, opts ...ReconcileOption) error {
+	return For[*unstructured.Unstructured](o, r).Reconcile(id, fn, opts...)
 }
 
 // Activity is an operator-level function: startup, cleanup or background.
@@ -245,7 +186,33 @@ func (o *Operator) registerActivity(list *[]activity, id string, fn Activity) er
 	return nil
 }
 
-func (o *Operator) register(r Resource, cause Cause, id string, fn Handler, opts []HandlerOption) error {
+// controllerFor returns the controller of r, creating a watch-only one.
+// The caller holds o.mu.
+func (o *Operator) controllerFor(r Resource) *controller {
+	c := o.controllers[r]
+	if c == nil {
+		c = newController(o.eng, r)
+		o.controllers[r] = c
+		o.order = append(o.order, r)
+	}
+	return c
+}
+
+// watch makes the operator watch r without handlers: a read-only cache.
+func (o *Operator) watch(r Resource) (*controller, error) {
+	if r.Version == "" || r.Resource == "" {
+		return nil, fmt.Errorf("resource %v needs at least a version and a plural resource name", r)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.started {
+		return nil, ErrStarted
+	}
+	return o.controllerFor(r), nil
+}
+
+func (o *Operator) register(r Resource, causes []Cause, id string, fn rawHandler, opts []func(*handlerSpec) error) error {
+	cause := causes[0]
 	if r.Version == "" || r.Resource == "" {
 		return fmt.Errorf("%s handler %q: resource %v needs at least a version and a plural resource name", cause, id, r)
 	}
@@ -254,7 +221,7 @@ func (o *Operator) register(r Resource, cause Cause, id string, fn Handler, opts
 	}
 	h := &handlerSpec{id: id, cause: cause, fn: fn}
 	for _, opt := range opts {
-		if err := opt.apply(h); err != nil {
+		if err := opt(h); err != nil {
 			return fmt.Errorf("%s handler %q: %w", cause, id, err)
 		}
 	}
@@ -263,17 +230,16 @@ func (o *Operator) register(r Resource, cause Cause, id string, fn Handler, opts
 	if o.started {
 		return ErrStarted
 	}
-	c := o.controllers[r]
-	if c == nil {
-		c = newController(o, r)
-		o.controllers[r] = c
-		o.order = append(o.order, r)
-	}
-	for _, existing := range c.handlers[cause] {
-		if existing.id == id {
-			return fmt.Errorf("%s handler %q for %s: %w", cause, id, ResourceName(r), ErrDuplicateHandler)
+	c := o.controllerFor(r)
+	for _, cs := range causes {
+		for _, existing := range c.handlers[cs] {
+			if existing.id == id {
+				return fmt.Errorf("%s handler %q for %s: %w", cs, id, ResourceName(r), ErrDuplicateHandler)
+			}
 		}
 	}
-	c.handlers[cause] = append(c.handlers[cause], h)
+	for _, cs := range causes {
+		c.handlers[cs] = append(c.handlers[cs], h)
+	}
 	return nil
 }

@@ -46,14 +46,14 @@ func (r *recorder) record(ctx context.Context, oc outcome, d time.Duration, retr
 }
 
 func (o *Operator) activityRecorder(id string) *recorder {
-	return newRecorder(&o.inst, "", id, CauseActivity)
+	return newRecorder(o.eng.inst, "", id, CauseActivity)
 }
 
 // apiMetrics wraps the client transport: every request to the API server
 // is counted by verb and code and timed until response headers. This uses
 // the injected meter rather than client-go's process-global metrics hooks.
 type apiMetrics struct {
-	inst observ.Operator
+	inst *observ.Operator
 
 	mu    sync.Mutex
 	attrs map[[2]string]telemetry.Attributes
@@ -65,7 +65,7 @@ type apiRoundTripper struct {
 	m    *apiMetrics
 }
 
-func newAPIMetrics(inst observ.Operator) func(http.RoundTripper) http.RoundTripper {
+func newAPIMetrics(inst *observ.Operator) func(http.RoundTripper) http.RoundTripper {
 	m := &apiMetrics{inst: inst, attrs: map[[2]string]telemetry.Attributes{}, verbs: map[string]telemetry.Attributes{}}
 	return func(rt http.RoundTripper) http.RoundTripper { return &apiRoundTripper{next: rt, m: m} }
 }

@@ -28,14 +28,17 @@ import (
 // Register handlers, timers, daemons, activities and probes, then call Run.
 type Operator struct {
 	opts   Options
+	cfg    *rest.Config // instrumented
 	dyn    dynamic.Interface
 	kube   kubernetes.Interface
 	tel    *telemetry.Provider
 	ownTel bool
 	probes *probes.Registry
 	meter  metric.Meter // handed to handlers
-	inst   observ.Operator
+	inst   *observ.Operator
 	log    *slog.Logger
+	eng    *engine
+	events *events
 
 	mu          sync.Mutex
 	started     bool
@@ -49,12 +52,9 @@ type Operator struct {
 	synced      atomic.Bool
 	leaderSince atomic.Int64 // unix nanoseconds; 0 before leading
 
-	// workCtx bounds running handlers; it is cancelled only after the
-	// graceful-shutdown deadline. runCtx bounds daemons, timers and
-	// background activities.
-	workCtx, runCtx       context.Context
-	cancelWork, cancelRun context.CancelFunc
-	runners               sync.WaitGroup
+	// runners counts timers, daemons and background activities of the
+	// current leadership term.
+	runners sync.WaitGroup
 }
 
 // New prepares an operator for the cluster cfg points at. It builds the
@@ -77,10 +77,11 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 		o.tel = opts.Telemetry
 	}
 	o.meter = o.tel.Meter(opts.Name)
-	var err error
-	if o.inst, err = observ.NewOperator(o.tel.Meter(observ.ScopeName)); err != nil {
+	inst, err := observ.NewOperator(o.tel.Meter(observ.ScopeName))
+	if err != nil {
 		return nil, o.failNew(fmt.Errorf("create operator instruments: %w", err))
 	}
+	o.inst = &inst
 	if opts.Probes == nil {
 		if o.probes, err = probes.NewRegistry(probes.WithMeterProvider(o.tel.MeterProvider())); err != nil {
 			return nil, o.failNew(err)
@@ -95,6 +96,19 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	}
 	if o.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, o.failNew(fmt.Errorf("create clientset: %w", err))
+	}
+	o.cfg = cfg
+	o.events = &events{component: opts.Name, kube: o.kube, drop: func(msg string) { o.log.Warn("dropped event", "reason", msg) }}
+	o.eng = &engine{
+		log: o.log, inst: o.inst, meter: o.meter, dyn: o.dyn,
+		writer: dynamicWriter{o.dyn},
+		events: o.events,
+		cfg: engineConfig{
+			workers: opts.Workers, handlerTimeout: opts.HandlerTimeout,
+			backoffBase: opts.BackoffBase, backoffMax: opts.BackoffMax,
+			annotationPrefix: opts.AnnotationPrefix, namespaces: opts.Namespaces,
+			perObjectMetrics: opts.PerObjectMetrics, handlerEvents: !opts.DisableHandlerEvents,
+		},
 	}
 	if _, err := o.tel.Meter(observ.ScopeName).RegisterCallback(o.observe, o.inst.Objects, o.inst.Leader, o.inst.ObjectHandlerInvocations); err != nil {
 		return nil, o.failNew(err)
@@ -283,10 +297,13 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 // runLeader is the leader's whole life: it returns after shutdown steps 1-4a.
 func (o *Operator) runLeader(ctx context.Context) error {
 	o.leaderSince.Store(time.Now().UnixNano())
-	o.workCtx, o.cancelWork = context.WithCancel(context.Background())
-	o.runCtx, o.cancelRun = context.WithCancel(context.Background())
-	defer o.cancelWork()
-	defer o.cancelRun()
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelWork()
+	defer cancelRun()
+	o.eng.begin(workCtx, runCtx, &o.runners)
+	o.events.start()
+	defer o.events.stop()
 
 	for _, a := range o.startup {
 		if err := o.runActivity(ctx, a); err != nil {
@@ -294,9 +311,16 @@ func (o *Operator) runLeader(ctx context.Context) error {
 		}
 	}
 	cs := o.controllerList()
-
+	if err := o.resolve(ctx, cs); err != nil {
+		return err
+	}
+	// Every queue exists before any watch starts, so an owned child's
+	// first event always finds its owner's queue.
 	for _, c := range cs {
-		if err := c.start(ctx); err != nil {
+		c.prepare()
+	}
+	for _, c := range cs {
+		if err := c.start(); err != nil {
 			return err
 		}
 	}
@@ -330,11 +354,11 @@ func (o *Operator) runLeader(ctx context.Context) error {
 	case <-done:
 	case <-time.After(o.opts.GracefulShutdownTimeout):
 		o.log.Warn("handlers still running at the graceful-shutdown deadline; cancelling them")
-		o.cancelWork()
+		cancelWork()
 		<-done
 	}
 	// 3. cancel daemons, timers and background activities, and wait.
-	o.cancelRun()
+	cancelRun()
 	for _, c := range cs {
 		c.stopAllRunners()
 	}

@@ -316,7 +316,7 @@ func TestCreateUpdateDeleteOnRealAPIServer(t *testing.T) {
 	var mu sync.Mutex
 	must(t, e.op.OnCreate(gadgets, "create", func(ctx context.Context, ev *operator.Event) error {
 		n.inc("create/" + ev.Object.GetName())
-		if operator.Object(ctx) == nil || operator.Logger(ctx) == nil {
+		if operator.ObjectFrom(ctx) == nil || operator.Logger(ctx) == nil {
 			return errors.New("context lacks the object or logger")
 		}
 		return ev.PatchStatus(ctx, map[string]any{"phase": "Created"})

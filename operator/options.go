@@ -88,6 +88,13 @@ type Options struct {
 	// deleted. Off by default: per-object series multiply cardinality.
 	PerObjectMetrics bool
 
+	// DisableHandlerEvents stops the Kubernetes Events optel posts on an
+	// object when one of its handlers fails (Warning HandlerFailed,
+	// HandlerFailedPermanently) and when it recovers (Normal
+	// HandlerRecovered). Default false: posted, as kopf does. Posting
+	// needs RBAC create and patch on events.
+	DisableHandlerEvents bool
+
 	// DisableStatusPage removes the live status page (GET / and /statusz
 	// on the metrics listener; see package statusz). Default false: served.
 	DisableStatusPage bool
@@ -119,6 +126,7 @@ const (
 	FlagLeaderElectionNamespace = "leader-election-namespace"
 	FlagLeaderElectionID        = "leader-election-id"
 	FlagPerObjectMetrics        = "per-object-metrics"
+	FlagDisableHandlerEvents    = "disable-handler-events"
 )
 
 // BindFlags binds the operator, server and telemetry flags.
@@ -132,6 +140,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionNamespace, FlagLeaderElectionNamespace, "", "Namespace of the leader-election Lease. Default: $POD_NAMESPACE, else default.")
 	fs.StringVar(&o.LeaderElectionID, FlagLeaderElectionID, "", "Name of the leader-election Lease. Default: the operator name.")
 	fs.BoolVar(&o.PerObjectMetrics, FlagPerObjectMetrics, false, "Also count handler runs per object (optel.object.handler.invocations); series are dropped when the object is deleted.")
+	fs.BoolVar(&o.DisableHandlerEvents, FlagDisableHandlerEvents, false, "Do not post Kubernetes Events on objects when their handlers fail or recover.")
 	o.Server.BindFlags(fs)
 	o.TelemetryFlags.BindFlags(fs)
 }

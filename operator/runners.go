@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,9 +41,10 @@ func (c *controller) ensureRunners(key string, obj *unstructured.Unstructured) {
 	if len(specs) == 0 {
 		return
 	}
+	_, runCtx, runners := c.e.contexts()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.op.runCtx == nil || c.op.runCtx.Err() != nil {
+	if runCtx == nil || runCtx.Err() != nil {
 		return
 	}
 	rs := c.runners[key]
@@ -54,16 +56,16 @@ func (c *controller) ensureRunners(key string, obj *unstructured.Unstructured) {
 		if _, running := rs[h.id]; running || !h.matches(obj) {
 			continue
 		}
-		ctx, cancel := context.WithCancel(c.op.runCtx)
+		ctx, cancel := context.WithCancel(runCtx)
 		r := &runner{cancel: cancel, done: make(chan struct{}), timeout: h.cancellationTimeout, id: h.id}
 		if r.timeout == 0 {
 			r.timeout = DefaultCancellationTimeout
 		}
 		rs[h.id] = r
-		c.op.runners.Add(1)
+		runners.Add(1)
 		snapshot := obj.DeepCopy()
 		go func() {
-			defer c.op.runners.Done()
+			defer runners.Done()
 			defer close(r.done)
 			if h.cause == CauseTimer {
 				c.runTimer(ctx, key, h)
@@ -84,7 +86,7 @@ func (c *controller) stopRunners(key string) {
 	c.mu.Unlock()
 	for _, r := range rs {
 		if !r.stop() {
-			c.op.log.Warn("daemon did not stop within its cancellation timeout; abandoned", "resource", c.name, "key", key, "daemon", r.id, "timeout", r.timeout)
+			c.e.log.Warn("daemon did not stop within its cancellation timeout; abandoned", "resource", c.name, "key", key, "daemon", r.id, "timeout", r.timeout)
 		}
 	}
 }
@@ -129,26 +131,40 @@ func (c *controller) runTimer(ctx context.Context, key string, h *handlerSpec) {
 		if !sleepCtx(ctx, time.Until(next)) {
 			return
 		}
-		c.op.inst.TimerLateness.Record(ctx, max(time.Since(next), 0).Seconds(), rec.base.Record()...)
+		c.e.inst.TimerLateness.Record(ctx, max(time.Since(next), 0).Seconds(), rec.base.Record()...)
 		next = next.Add(h.interval)
 		if now := time.Now(); next.Before(now) {
 			next = now.Add(h.interval) // fell behind: do not burst
 		}
-		obj := c.get(key)
-		if obj == nil {
+		if !c.tick(ctx, key, h) {
 			return
 		}
-		if h.idle > 0 {
-			c.mu.Lock()
-			st := c.state[key]
-			quiet := st == nil || time.Since(st.changedAt) >= h.idle
-			c.mu.Unlock()
-			if !quiet {
-				continue
-			}
-		}
-		_ = c.invoke(ctx, h, c.event(CauseTimer, obj.DeepCopy()))
 	}
+}
+
+// tick runs one timer tick under the object's lock, so it never overlaps
+// the object's other handlers. It reports false when the object is gone or
+// ctx ended while waiting for the lock.
+func (c *controller) tick(ctx context.Context, key string, h *handlerSpec) bool {
+	if !c.locks.lock(ctx, key) {
+		return false
+	}
+	defer c.locks.unlock(key)
+	obj := c.get(key)
+	if obj == nil {
+		return false
+	}
+	if h.idle > 0 {
+		c.mu.Lock()
+		st := c.state[key]
+		quiet := st == nil || time.Since(st.changedAt) >= h.idle
+		c.mu.Unlock()
+		if !quiet {
+			return true
+		}
+	}
+	_ = c.invoke(ctx, h, c.event(CauseTimer, obj.DeepCopy()))
+	return true
 }
 
 // runDaemon runs h until it returns nil or ctx ends, restarting it with
@@ -158,23 +174,23 @@ func (c *controller) runDaemon(ctx context.Context, h *handlerSpec, obj *unstruc
 		return
 	}
 	attrs := telemetry.NewAttributes(observ.AttrDaemon.String(c.name + "/" + h.id))
-	c.op.superviseDaemon(ctx, attrs, c.recorder(CauseDaemon, h.id), func(ctx context.Context, attempt int) error {
+	c.e.superviseDaemon(ctx, attrs, c.recorder(CauseDaemon, h.id), func(ctx context.Context, attempt int) error {
 		ev := c.event(CauseDaemon, obj)
-		ev.Retry = attempt
-		ev.Logger = ev.Logger.With("daemon", h.id)
-		return safeHandler(withHandlerValues(ctx, c.op.meter, ev.Logger, obj), h.fn, ev)
-	}, ctxLogger(c.op, "daemon", h.id))
+		ev.retry = attempt
+		ev.logger = ev.logger.With("daemon", h.id)
+		return safeHandler(withHandlerValues(ctx, c.e.meter, ev.logger, obj), h.fn, ev)
+	}, warnLogger(c.e.log, "daemon", h.id))
 }
 
-func ctxLogger(o *Operator, kind, id string) func(msg string, args ...any) {
-	l := o.log.With(kind, id)
+func warnLogger(l *slog.Logger, kind, id string) func(msg string, args ...any) {
+	l = l.With(kind, id)
 	return func(msg string, args ...any) { l.Warn(msg, args...) }
 }
 
 // superviseDaemon is shared by per-object daemons and Background activities:
 // it keeps optel.daemons.running, restarts after errors with backoff
 // (honouring TemporaryError delays), and counts restarts.
-func (o *Operator) superviseDaemon(ctx context.Context, attrs telemetry.Attributes, rec *recorder, run func(ctx context.Context, attempt int) error, warn func(string, ...any)) {
+func (o *engine) superviseDaemon(ctx context.Context, attrs telemetry.Attributes, rec *recorder, run func(ctx context.Context, attempt int) error, warn func(string, ...any)) {
 	o.inst.DaemonsRunning.Add(context.WithoutCancel(ctx), 1, attrs.Add()...)
 	defer o.inst.DaemonsRunning.Add(context.WithoutCancel(ctx), -1, attrs.Add()...)
 	for attempt := 0; ; attempt++ {
@@ -210,11 +226,12 @@ func (o *Operator) superviseDaemon(ctx context.Context, attrs telemetry.Attribut
 func (o *Operator) startBackground(a activity) {
 	attrs := telemetry.NewAttributes(observ.AttrDaemon.String(a.id))
 	rec := o.activityRecorder(a.id)
+	_, runCtx, _ := o.eng.contexts()
 	o.runners.Add(1)
 	go func() {
 		defer o.runners.Done()
-		o.superviseDaemon(o.runCtx, attrs, rec, func(ctx context.Context, _ int) error {
-			return safeActivity(withHandlerValues(ctx, o.meter, o.log.With("background", a.id), nil), a.fn)
-		}, ctxLogger(o, "background", a.id))
+		o.eng.superviseDaemon(runCtx, attrs, rec, func(ctx context.Context, _ int) error {
+			return safeActivity(withHandlerValues(ctx, o.eng.meter, o.log.With("background", a.id), nil), a.fn)
+		}, warnLogger(o.log, "background", a.id))
 	}()
 }

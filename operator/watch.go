@@ -20,9 +20,9 @@ import (
 // retries most of these internally without telling anyone; counting at the
 // source makes them visible as optel.watch.restarts.
 func (c *controller) countingListWatch(ns string) *cache.ListWatch {
-	ri := c.op.dyn.Resource(c.res).Namespace(ns)
+	ri := resourceClient(c.e.dyn, c.res, ns)
 	restart := func(reason string) {
-		c.op.inst.WatchRestarts.Add(context.Background(), 1, c.restartAttrs[reason].Add()...)
+		c.e.inst.WatchRestarts.Add(context.Background(), 1, c.restartAttrs[reason].Add()...)
 	}
 	active := func() { c.lastActivity.Store(time.Now().UnixNano()) }
 	return &cache.ListWatch{
