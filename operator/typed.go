@@ -154,7 +154,9 @@ type TypedEvent[T Object] struct {
 func (e *TypedEvent[T]) Raw() *unstructured.Unstructured { return e.raw.obj }
 
 // Key is the object's namespace and name.
-func (e *TypedEvent[T]) Key() Key { return Key{Namespace: e.raw.obj.GetNamespace(), Name: e.raw.obj.GetName()} }
+func (e *TypedEvent[T]) Key() Key {
+	return Key{Namespace: e.raw.obj.GetNamespace(), Name: e.raw.obj.GetName()}
+}
 
 func newTypedEvent[T Object](ev *rawEvent) (*TypedEvent[T], error) {
 	obj, err := decode[T](ev.obj)
