@@ -135,20 +135,31 @@ func (k *Kind[T]) client(namespace string) dynamic.ResourceInterface {
 	return resourceClient(k.op.dyn, k.res, namespace)
 }
 
-// Create creates obj and returns the object the API server stored.
+// Create creates obj and returns the object the API server stored. It
+// works before Run when obj carries its apiVersion and kind (or T is a
+// built-in kind).
 func (k *Kind[T]) Create(ctx context.Context, obj T) (T, error) {
 	var zero T
-	c, err := k.controller()
-	if err != nil {
-		return zero, err
+	if k.err != nil {
+		return zero, k.err
 	}
-	u, err := encode(obj, k.kind(c))
+	gvk, err := objectKind(obj)
+	if err != nil {
+		if gvk = k.gvk; gvk.Empty() {
+			c, cerr := k.controller()
+			if cerr != nil {
+				return zero, fmt.Errorf("create %s: %w (or set its apiVersion and kind)", obj.GetName(), cerr)
+			}
+			gvk = c.gvk
+		}
+	}
+	u, err := encode(obj, gvk)
 	if err != nil {
 		return zero, err
 	}
 	out, err := k.client(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{})
 	if err != nil {
-		return zero, fmt.Errorf("create %s %s: %w", k.kind(c).Kind, u.GetName(), err)
+		return zero, fmt.Errorf("create %s %s: %w", gvk.Kind, u.GetName(), err)
 	}
 	return decode[T](out)
 }

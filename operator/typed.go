@@ -82,14 +82,17 @@ func ForBuiltin[T Object](op *Operator) *Kind[T] {
 // type; for example *appsv1.Deployment gives apps/v1 deployments, kind
 // Deployment. It fails for types not in client-go's scheme.
 func BuiltinResource[T Object]() (Resource, schema.GroupVersionKind, error) {
-	var zero T
-	ro, ok := any(zero).(runtime.Object)
+	if err := checkObjectType[T](); err != nil {
+		return Resource{}, schema.GroupVersionKind{}, err
+	}
+	obj := reflect.New(reflect.TypeFor[T]().Elem()).Interface()
+	ro, ok := obj.(runtime.Object)
 	if !ok {
-		return Resource{}, schema.GroupVersionKind{}, fmt.Errorf("type %T is not a built-in Kubernetes kind (it has no DeepCopyObject); use For with its resource", zero)
+		return Resource{}, schema.GroupVersionKind{}, fmt.Errorf("type %T is not a built-in Kubernetes kind (it has no DeepCopyObject); use For with its resource", obj)
 	}
 	gvks, _, err := scheme.Scheme.ObjectKinds(ro)
 	if err != nil || len(gvks) == 0 {
-		return Resource{}, schema.GroupVersionKind{}, fmt.Errorf("type %T is not in client-go's scheme; use For with its resource: %v", zero, err)
+		return Resource{}, schema.GroupVersionKind{}, fmt.Errorf("type %T is not in client-go's scheme; use For with its resource: %v", obj, err)
 	}
 	gvk := gvks[0]
 	plural, _ := meta.UnsafeGuessKindToResource(gvk)

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,13 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/optel-dev/optel/controlplane"
 	"github.com/optel-dev/optel/internal/testpeers"
@@ -48,10 +40,10 @@ func TestDeployManifestsWithLeastPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"deployment.yaml", "rbac.yaml", "service.yaml"} { // the Namespace is in deployment.yaml
-		applyFile(t, cfg, filepath.Join("deploy", f))
+		testpeers.ApplyFile(t, cfg, filepath.Join("deploy", f))
 	}
 
-	operatorToken := saToken(t, cfg, "widgets-system", "widgets-operator")
+	operatorToken := testpeers.ServiceAccountToken(t, cfg, "widgets-system", "widgets-operator")
 	kc := filepath.Join(t.TempDir(), "operator.kubeconfig")
 	if err := cp.WriteKubeconfigWithToken(kc, operatorToken); err != nil {
 		t.Fatal(err)
@@ -102,7 +94,7 @@ func TestDeployManifestsWithLeastPrivilege(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := scrapeAs(saToken(t, cfg, "monitoring", "prometheus-k8s")); code != 200 {
+	if code := scrapeAs(testpeers.ServiceAccountToken(t, cfg, "monitoring", "prometheus-k8s")); code != 200 {
 		t.Errorf("prometheus-k8s scraping /metrics: %d, want 200 (the metrics-reader binding)", code)
 	}
 	if code := scrapeAs(operatorToken); code != 403 {
@@ -112,57 +104,5 @@ func TestDeployManifestsWithLeastPrivilege(t *testing.T) {
 		t.Errorf("plain /healthz for the kubelet: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
-	}
-}
-
-// applyFile creates every object in a multi-document YAML file, mapping
-// kinds to resources through discovery, as kubectl would.
-func applyFile(t *testing.T, rc *rest.Config, path string) {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	applyYAML(t, rc, path, raw)
-}
-
-// applyYAML creates every object in raw (multi-document YAML); name is for
-// messages.
-func applyYAML(t *testing.T, rc *rest.Config, path string, raw []byte) {
-	t.Helper()
-	dc := discovery.NewDiscoveryClientForConfigOrDie(rc)
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn := dynamic.NewForConfigOrDie(rc)
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	for {
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			t.Fatalf("%s: %v", path, err)
-		}
-		if len(obj) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			t.Fatalf("%s: %s: %v", path, gvk, err)
-		}
-		ri := dyn.Resource(m.Resource)
-		var create func() error
-		if ns := u.GetNamespace(); ns != "" {
-			create = func() error {
-				_, err := ri.Namespace(ns).Create(context.Background(), u, metav1.CreateOptions{})
-				return err
-			}
-		} else {
-			create = func() error { _, err := ri.Create(context.Background(), u, metav1.CreateOptions{}); return err }
-		}
-		if err := create(); err != nil {
-			t.Fatalf("%s: create %s %s: %v", path, gvk.Kind, u.GetName(), err)
-		}
 	}
 }

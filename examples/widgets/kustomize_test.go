@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -14,12 +13,8 @@ import (
 	"testing"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/optel-dev/optel/controlplane"
@@ -162,8 +157,8 @@ func TestKustomizeOverlays(t *testing.T) {
 				core.WriteString("---\n")
 				core.Write(b)
 			}
-			applyYAML(t, cp.Config(), tc.overlay, core.Bytes())
-			tok := saToken(t, cp.Config(), "widgets-system", "widgets-operator")
+			testpeers.ApplyYAML(t, cp.Config(), tc.overlay, core.Bytes())
+			tok := testpeers.ServiceAccountToken(t, cp.Config(), "widgets-system", "widgets-operator")
 			kc := filepath.Join(t.TempDir(), "kubeconfig")
 			if err := cp.WriteKubeconfigWithToken(kc, tok); err != nil {
 				t.Fatal(err)
@@ -210,15 +205,4 @@ func TestKustomizeOverlays(t *testing.T) {
 			})
 		})
 	}
-}
-
-// saToken mints a token for a ServiceAccount, as the kubelet would.
-func saToken(t *testing.T, rc *rest.Config, ns, sa string) string {
-	t.Helper()
-	cs := kubernetes.NewForConfigOrDie(rc)
-	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa, &authnv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("token for %s/%s: %v", ns, sa, err)
-	}
-	return tr.Status.Token
 }
