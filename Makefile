@@ -20,8 +20,9 @@ build:
 ## tools: the real peers the tests run against (see ../shared/TESTBED.md)
 tools: prometheus otelcol controlplane kustomize chromium
 
-## controlplane: kube-apiserver and etcd built from Go modules into bin/
-controlplane: $(BIN)/kube-apiserver $(BIN)/etcd
+## controlplane: etcd, kube-apiserver and kube-controller-manager built from
+## Go modules into bin/ (the last two share hack/kube-apiserver's module)
+controlplane: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kube-controller-manager
 
 prometheus: /usr/bin/prometheus /usr/bin/promtool
 /usr/bin/prometheus /usr/bin/promtool:
@@ -62,6 +63,11 @@ $(BIN)/kube-apiserver: hack/kube-apiserver/main.go hack/kube-apiserver/go.mod ha
 	@mkdir -p $(BIN)
 	@hack/progress.sh "building kube-apiserver from k8s.io/kubernetes (cold ~10-15 min on 2 cores, warm seconds)" \
 		bash -c 'cd hack/kube-apiserver && $(GO) build -o $(BIN)/kube-apiserver .'
+
+$(BIN)/kube-controller-manager: hack/kube-apiserver/cmd/kube-controller-manager/main.go hack/kube-apiserver/go.mod hack/kube-apiserver/go.sum
+	@mkdir -p $(BIN)
+	@hack/progress.sh "building kube-controller-manager from k8s.io/kubernetes (~3 min after kube-apiserver, warm seconds)" \
+		bash -c 'cd hack/kube-apiserver && $(GO) build -o $(BIN)/kube-controller-manager ./cmd/kube-controller-manager'
 
 $(BIN)/standalone: FORCE
 	@mkdir -p $(BIN)

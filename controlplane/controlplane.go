@@ -35,9 +35,19 @@ const (
 	Unprivileged = "unprivileged"
 )
 
-// ErrBinaryMissing is returned by Start when kube-apiserver or etcd cannot be
-// found; `make tools` builds them into bin/.
+// ErrBinaryMissing is returned (wrapped) by Start and RequireBinaries when
+// etcd, kube-apiserver or, with Options.ControllerManager,
+// kube-controller-manager cannot be found. The wrapping message names the
+// directories searched and says how to build the binaries, in optel's
+// repository (`make controlplane`) and from another module.
 var ErrBinaryMissing = errors.New("control-plane binary missing")
+
+// Binary names looked up in Options.BinDir.
+const (
+	etcdBinary              = "etcd"
+	apiserverBinary         = "kube-apiserver"
+	controllerManagerBinary = "kube-controller-manager"
+)
 
 // User is an extra identity with a static bearer token.
 type User struct {
@@ -47,8 +57,9 @@ type User struct {
 
 // Options configure Start. Zero values take the documented defaults.
 type Options struct {
-	// BinDir holds kube-apiserver and etcd. Default: $OPTEL_BIN_DIR, else
-	// bin/ in the nearest parent directory that has one with both binaries.
+	// BinDir holds etcd, kube-apiserver and, with ControllerManager,
+	// kube-controller-manager. Default: $OPTEL_BIN_DIR, else bin/ in the
+	// nearest parent directory that has one with all of them.
 	BinDir string
 	// Users are added to Admin and Unprivileged.
 	Users []User
@@ -56,12 +67,26 @@ type Options struct {
 	StartTimeout time.Duration
 	// APIServerFlags are appended to the kube-apiserver command line.
 	APIServerFlags []string
+	// ControllerManager also starts kube-controller-manager with the
+	// garbagecollector, deployment, replicaset and namespace controllers, so
+	// dependents of a deleted owner are garbage-collected, Deployments get
+	// ReplicaSets and Pod objects, and deleted namespaces are emptied and
+	// finalized. There is still no scheduler and no kubelet: Pods are never
+	// scheduled or run, so a Deployment's ready and available replicas stay
+	// 0. It authenticates as Admin, so Admin's audit events include its
+	// traffic. Default false.
+	ControllerManager bool
+	// AuditLog makes the API server write an audit log of every request, once
+	// each (level Metadata, stage ResponseComplete), for AuditEvents to read.
+	// Default false.
+	AuditLog bool
 }
 
-// ControlPlane is a running etcd and kube-apiserver on loopback.
+// ControlPlane is a running etcd, kube-apiserver and, with
+// Options.ControllerManager, kube-controller-manager on loopback.
 type ControlPlane struct {
 	dir     string
-	bins    [2]string // etcd, kube-apiserver
+	bins    binaries
 	opts    Options
 	etcdURL string
 	apiPort int
@@ -69,20 +94,23 @@ type ControlPlane struct {
 	tokens  map[string]string
 	groups  map[string][]string
 
-	mu        sync.Mutex
-	etcd      *proc
-	apiserver *proc
-	stopped   bool
+	mu                sync.Mutex
+	etcd              *proc
+	apiserver         *proc
+	controllerManager *proc
+	stopped           bool
 }
 
-// Start launches etcd and kube-apiserver on free loopback ports with fresh
-// data and certificate directories, and waits until the API server is ready.
-// Call Stop to end both and remove the directory.
+// Start launches etcd and kube-apiserver (then, with
+// Options.ControllerManager, kube-controller-manager) on free loopback ports
+// with fresh data and certificate directories, and waits until all are
+// ready, at most StartTimeout each. Call Stop to end them and remove the
+// directory. A missing binary returns an error wrapping ErrBinaryMissing.
 func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 90 * time.Second
 	}
-	etcdBin, apiBin, err := findBinaries(opts.BinDir)
+	bins, err := findBinaries(opts.BinDir, opts.ControllerManager)
 	if err != nil {
 		return nil, err
 	}
@@ -90,10 +118,16 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create control-plane directory: %w", err)
 	}
-	c := &ControlPlane{dir: dir, bins: [2]string{etcdBin, apiBin}, opts: opts, tokens: map[string]string{}, groups: map[string][]string{}}
+	c := &ControlPlane{dir: dir, bins: bins, opts: opts, tokens: map[string]string{}, groups: map[string][]string{}}
 	if err := c.writeCredentials(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
+	}
+	if opts.AuditLog {
+		if err := os.WriteFile(c.path(auditPolicyFile), []byte(auditPolicy), 0o600); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("write audit policy: %w", err)
+		}
 	}
 	if err := c.startEtcd(ctx); err != nil {
 		_ = c.Stop()
@@ -109,14 +143,27 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 		_ = c.Stop()
 		return nil, err
 	}
+	if opts.ControllerManager {
+		if err := c.startControllerManager(ctx); err != nil {
+			_ = c.Stop()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
-func findBinaries(binDir string) (string, string, error) {
+// binaries are the absolute paths of the executables Start runs.
+type binaries struct {
+	etcd, apiserver, controllerManager string // controllerManager is "" unless needed
+}
+
+// findBinaries returns the first directory, in search order, holding every
+// binary needed.
+func findBinaries(binDir string, controllerManager bool) (binaries, error) {
 	var dirs []string
 	if binDir != "" {
 		dirs = append(dirs, binDir)
-	} else if d := os.Getenv("OPTEL_BIN_DIR"); d != "" {
+	} else if d := os.Getenv(EnvBinDir); d != "" {
 		dirs = append(dirs, d)
 	} else if wd, err := os.Getwd(); err == nil {
 		for d := wd; ; d = filepath.Dir(d) {
@@ -126,14 +173,43 @@ func findBinaries(binDir string) (string, string, error) {
 			}
 		}
 	}
+	names := []string{etcdBinary, apiserverBinary}
+	if controllerManager {
+		names = append(names, controllerManagerBinary)
+	}
 	for _, d := range dirs {
-		e, a := filepath.Join(d, "etcd"), filepath.Join(d, "kube-apiserver")
-		if isFile(e) && isFile(a) {
-			return e, a, nil
+		if !slices.ContainsFunc(names, func(n string) bool { return !isFile(filepath.Join(d, n)) }) {
+			b := binaries{etcd: filepath.Join(d, etcdBinary), apiserver: filepath.Join(d, apiserverBinary)}
+			if controllerManager {
+				b.controllerManager = filepath.Join(d, controllerManagerBinary)
+			}
+			return b, nil
 		}
 	}
-	return "", "", fmt.Errorf("%w: need etcd and kube-apiserver in one of %v (run `make tools`, or set OPTEL_BIN_DIR)", ErrBinaryMissing, dirs)
+	return binaries{}, fmt.Errorf("%w: need %s in one of %v.\n%s", ErrBinaryMissing, strings.Join(names, ", "), dirs, buildHelp)
 }
+
+// EnvBinDir names the environment variable that sets Options.BinDir's
+// default.
+const EnvBinDir = "OPTEL_BIN_DIR"
+
+// buildHelp ends ErrBinaryMissing's message. Outside optel's repository the
+// tools modules come from the module proxy: they are nested modules, so they
+// are not inside optel's own module (cache) directory, and their replace
+// directives rule out `go install pkg@version`. They build in place in the
+// read-only module cache.
+const buildHelp = `In optel's repository, ` + "`make controlplane`" + ` (part of ` + "`make tools`" + `) builds them into bin/.
+From your own module, build them from optel's tools modules (Go 1.26; about 15 minutes
+cold on 2 cores; they use replace directives, so ` + "`go install`" + ` cannot build them):
+
+	export OPTEL_BIN_DIR="$HOME/.cache/optel/bin"; mkdir -p "$OPTEL_BIN_DIR"
+	for m in etcd kube-apiserver; do
+	  d=$(go mod download -json github.com/optel-dev/optel/hack/$m@latest | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+	  (cd "$d" && go build -o "$OPTEL_BIN_DIR/" ./...)
+	done
+
+(kube-apiserver's module also builds kube-controller-manager), then keep OPTEL_BIN_DIR set
+for go test, or set Options.BinDir.`
 
 func isFile(p string) bool {
 	st, err := os.Stat(p)
@@ -191,7 +267,7 @@ func (c *ControlPlane) startEtcd(ctx context.Context) error {
 	}
 	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	peer := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	p, err := startProc(c.bins[0], c.path("etcd.log"),
+	p, err := startProc(c.bins.etcd, c.path("etcd.log"),
 		"--data-dir="+c.path("etcd-data"),
 		"--listen-client-urls="+c.etcdURL, "--advertise-client-urls="+c.etcdURL,
 		"--listen-peer-urls="+peer, "--initial-advertise-peer-urls="+peer,
@@ -216,7 +292,7 @@ func (c *ControlPlane) startEtcd(ctx context.Context) error {
 }
 
 func (c *ControlPlane) startAPIServer(ctx context.Context) error {
-	args := append([]string{
+	args := []string{
 		"--etcd-servers=" + c.etcdURL,
 		"--secure-port=" + strconv.Itoa(c.apiPort),
 		"--bind-address=127.0.0.1",
@@ -229,8 +305,16 @@ func (c *ControlPlane) startAPIServer(ctx context.Context) error {
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--disable-admission-plugins=ServiceAccount",
 		"--enable-priority-and-fairness=false",
-	}, c.opts.APIServerFlags...)
-	p, err := startProc(c.bins[1], c.path("kube-apiserver.log"), args...)
+		// End open watches on shutdown: otherwise, with watching clients
+		// (informers, kube-controller-manager), the HTTP drain waits up to
+		// --request-timeout (60s) and StopAPIServer ends in SIGKILL after 10s.
+		"--shutdown-watch-termination-grace-period=2s",
+	}
+	if c.opts.AuditLog {
+		args = append(args, auditFlags(c.dir)...)
+	}
+	args = append(args, c.opts.APIServerFlags...)
+	p, err := startProc(c.bins.apiserver, c.path("kube-apiserver.log"), args...)
 	if err != nil {
 		return err
 	}
@@ -266,7 +350,9 @@ func (c *ControlPlane) startAPIServer(ctx context.Context) error {
 // URL is the API server's base URL.
 func (c *ControlPlane) URL() string { return "https://127.0.0.1:" + strconv.Itoa(c.apiPort) }
 
-// Dir is the control plane's working directory (data, certificates, logs).
+// Dir is the control plane's working directory: data, certificates, the
+// logs (etcd.log, kube-apiserver.log, kube-controller-manager.log) and, with
+// Options.AuditLog, audit.log.
 func (c *ControlPlane) Dir() string { return c.dir }
 
 // Config returns a fresh admin (system:masters) client configuration.
@@ -322,7 +408,9 @@ func (c *ControlPlane) WriteKubeconfigWithToken(path, token string) error {
 }
 
 // StopAPIServer stops only the API server (etcd keeps the data), to test
-// watch recovery; StartAPIServer brings it back on the same port.
+// watch recovery; StartAPIServer brings it back on the same port, with the
+// same serving certificate and tokens. kube-controller-manager, if started,
+// keeps running and reconnects by itself, as its informers re-list.
 func (c *ControlPlane) StopAPIServer() {
 	c.mu.Lock()
 	p := c.apiserver
@@ -337,7 +425,8 @@ func (c *ControlPlane) StartAPIServer(ctx context.Context) error {
 	return c.startAPIServer(ctx)
 }
 
-// Stop ends both processes and removes the directory. It is idempotent.
+// Stop ends the processes, clients first (kube-controller-manager, then
+// kube-apiserver, then etcd), and removes the directory. It is idempotent.
 func (c *ControlPlane) Stop() error {
 	c.mu.Lock()
 	if c.stopped {
@@ -345,8 +434,11 @@ func (c *ControlPlane) Stop() error {
 		return nil
 	}
 	c.stopped = true
-	api, etcd := c.apiserver, c.etcd
+	kcm, api, etcd := c.controllerManager, c.apiserver, c.etcd
 	c.mu.Unlock()
+	if kcm != nil {
+		kcm.stop()
+	}
 	if api != nil {
 		api.stop()
 	}
