@@ -3,8 +3,9 @@ package operatortest
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,8 +31,15 @@ type Options struct {
 	// CRDs are applied (and awaited) before the operator is built.
 	CRDs [][]byte
 	// Operator options. Namespaces is set to the harness's namespace, the
-	// HTTP server is off, and Telemetry is an in-memory provider.
+	// HTTP server is off, and Telemetry is an in-memory provider. A nil
+	// Logger logs to t.Log (text, debug level), so a failing test shows
+	// what the operator did.
 	Operator operator.Options
+	// Setup registers the operator's handlers. It runs on every operator
+	// the harness builds: in New, and again in Restart, which builds a new
+	// operator as a restarted process would. Without Setup, register on
+	// h.Operator directly; Restart then fails the test.
+	Setup func(op *operator.Operator) error
 	// Timeout bounds every Wait. Default 30s.
 	Timeout time.Duration
 }
@@ -48,6 +56,9 @@ type Harness struct {
 	Client       dynamic.Interface
 
 	timeout time.Duration
+	opts    operator.Options
+	setup   func(op *operator.Operator) error
+	ran     bool
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -77,29 +88,88 @@ func New(t testing.TB, opts Options) *Harness {
 	if _, err := h.Client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("operatortest: create namespace: %v", err)
 	}
-	h.Telemetry, h.Metrics = telemetrytest.NewProvider(t)
 	o := opts.Operator
 	o.Namespaces = []string{h.Namespace}
-	o.Telemetry = h.Telemetry
 	o.Server.BindAddress, o.Server.HealthProbeBindAddress = "0", "0"
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		w := &testLog{t: t}
+		t.Cleanup(w.close) // registered before Start's Stop, so it runs after it
+		o.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	op, err := operator.New(cp.Config(), o)
-	if err != nil {
-		t.Fatalf("operatortest: %v", err)
-	}
-	h.Operator = op
+	h.opts, h.setup = o, opts.Setup
+	h.build()
 	return h
 }
 
+// build makes a fresh operator with fresh in-memory telemetry and runs
+// Setup on it.
+func (h *Harness) build() {
+	h.T.Helper()
+	h.Telemetry, h.Metrics = telemetrytest.NewProvider(h.T)
+	o := h.opts
+	o.Telemetry = h.Telemetry
+	op, err := operator.New(h.ControlPlane.Config(), o)
+	if err != nil {
+		h.T.Fatalf("operatortest: %v", err)
+	}
+	if h.setup != nil {
+		if err := h.setup(op); err != nil {
+			h.T.Fatalf("operatortest: setup: %v", err)
+		}
+	}
+	h.Operator = op
+}
+
+// Restart stops the operator and starts a new one on the same namespace and
+// control plane, with handlers registered again by Options.Setup: what a
+// restarted process does. Change the world between Stop and Start to test
+// what the operator does with changes made while it was down. The new
+// operator records into fresh telemetry (h.Telemetry and h.Metrics are
+// replaced), as a new process would.
+func (h *Harness) Restart() {
+	h.T.Helper()
+	h.Stop()
+	h.Start()
+}
+
+// testLog writes each log record to t.Log until the test ends.
+type testLog struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testLog) close() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
+
 // Start runs the operator until the test ends; then it stops it and fails
-// the test if Run did not return nil.
+// the test if Run did not return nil. After Stop, Start builds a new
+// operator first (see Restart), since an operator runs once.
 func (h *Harness) Start() {
 	h.T.Helper()
+	if h.ran {
+		if h.setup == nil {
+			h.T.Fatal("operatortest: starting again needs Options.Setup, to register the handlers on the new operator")
+		}
+		h.build()
+	}
+	h.ran = true
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- h.Operator.Run(ctx) }()
+	op := h.Operator
+	go func() { h.done <- op.Run(ctx) }()
 	h.T.Cleanup(h.Stop)
 }
 

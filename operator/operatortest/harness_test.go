@@ -2,6 +2,10 @@ package operatortest_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -71,5 +75,73 @@ func TestHarness(t *testing.T) {
 	}
 	if ready, _, _ := unstructured.NestedBool(obj.Object, "status", "ready"); !ready {
 		t.Error("status not written by the create handler")
+	}
+}
+
+// logTB captures what the harness logs through t.Log.
+type logTB struct {
+	testing.TB
+	mu   sync.Mutex
+	logs []string
+}
+
+func (l *logTB) Log(args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.logs = append(l.logs, fmt.Sprint(args...))
+}
+
+func (l *logTB) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.logs, "\n")
+}
+
+// TestHarnessRestartAndLogs stops the operator, changes an object while it
+// is down, and starts it again in the same namespace: the update handler
+// gets the diff, before the resume handler. The operator's logs reach
+// t.Log.
+func TestHarnessRestartAndLogs(t *testing.T) {
+	lt := &logTB{TB: t}
+	var mu sync.Mutex
+	var order []string
+	record := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, s)
+	}
+	h := operatortest.New(lt, operatortest.Options{
+		CRDs: [][]byte{[]byte(thingCRD)},
+		Setup: func(op *operator.Operator) error {
+			return errors.Join(
+				op.OnCreate(things, "provision", func(context.Context, *operator.Event) error { record("create"); return nil }),
+				op.OnUpdate(things, "resize", func(_ context.Context, ev *operator.Event) error {
+					record("update " + ev.Diff[0].String())
+					return nil
+				}),
+				op.OnResume(things, "reattach", func(_ context.Context, ev *operator.Event) error {
+					record(fmt.Sprintf("resume diff=%d", len(ev.Diff)))
+					return nil
+				}),
+			)
+		},
+	})
+	h.Start()
+	h.Create(things, thing("a", 1))
+	h.WaitHandled(things, "provision", operator.CauseCreate, 1)
+	h.Stop()
+	h.Update(things, "a", func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, int64(7), "spec", "size")
+	})
+	h.Start()
+	h.WaitHandled(things, "reattach", operator.CauseResume, 1)
+	mu.Lock()
+	got := strings.Join(order, "; ")
+	mu.Unlock()
+	if want := "create; update change spec.size: 1 -> 7; resume diff=1"; got != want {
+		t.Errorf("handler order %q, want %q", got, want)
+	}
+	if !strings.Contains(lt.text(), "caches synced") {
+		t.Errorf("operator logs did not reach t.Log; got:\n%s", lt.text())
 	}
 }
