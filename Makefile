@@ -8,7 +8,7 @@ export OPTEL_BIN_DIR := $(BIN)
 
 DEMO_ARGS ?=
 
-.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane kustomize chromium demo demo-standalone bench bench-1m bench-local bench-check getting-started-check docs clean
+.PHONY: all build test fuzz unit vet fmt-check tools prometheus otelcol controlplane kustomize chromium demo demo-apps demo-standalone bench bench-1m bench-local bench-check getting-started-check docs clean
 
 include hack/tools.mk
 
@@ -122,6 +122,16 @@ fmt-check:
 demo: controlplane $(BIN)/widgets
 	@echo ">> starting the widgets operator demo; Ctrl-C to stop"
 	$(BIN)/widgets --telemetry-exporters=$(if $(findstring otlp-endpoint,$(DEMO_ARGS)),prometheus$(,)json$(,)otlp,prometheus$(,)json) $(if $(KUBECONFIG),--demo-create) $(DEMO_ARGS)
+
+## demo-apps: the typed App operator (examples/apps) owning a Deployment
+## and a Service, on an embedded control plane with kube-controller-manager.
+demo-apps: controlplane $(BIN)/apps
+	@echo ">> starting the apps operator demo; Ctrl-C to stop"
+	$(BIN)/apps $(if $(KUBECONFIG),--demo-create) $(DEMO_ARGS)
+
+$(BIN)/apps: FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./examples/apps
 
 ## demo-standalone: the telemetry core alone, without Kubernetes.
 demo-standalone: $(BIN)/standalone

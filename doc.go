@@ -50,16 +50,22 @@
 //
 // # operator
 //
-// Package operator is the kopf-style runtime: handlers for create, update,
-// delete (through a finalizer) and resume, raw watch events, timers,
-// per-object and operator-level daemons, startup and cleanup activities, and
-// leader election, built on client-go and instrumented through the injected
-// meter.
+// Package operator is the kopf-style runtime: typed handles on resources
+// (For, ForBuiltin), handlers for create, update, field, delete (through a
+// finalizer) and resume, raw watch events, level-based Reconcile with owned
+// children (Owns, Adopt) and mapped watches, timers, per-object and
+// operator-level daemons, startup and cleanup activities, Kubernetes Events
+// and conditions, cache reads and measured clients, and leader election,
+// built on client-go and instrumented through the injected meter. Its
+// engine (one controller per resource) depends on its own small set of
+// dependencies, not on the Operator.
 //
 // # controlplane
 //
 // Package controlplane starts a real kube-apiserver and etcd on loopback
-// (built from Go modules, no downloads) for tests and for the demo.
+// (built from Go modules, no downloads), and optionally kube-controller-manager
+// (garbage collector, deployment, ReplicaSet and namespace controllers) and
+// the API server's audit log, for tests and for the demos.
 //
 // # bench
 //

@@ -1,38 +1,105 @@
 // Package operator is optel's kopf-style runtime for Kubernetes operators,
 // built on client-go, with telemetry built in.
 //
-// Entry point: New(restConfig, Options), then register and Run:
+// Entry point: New(restConfig, Options), then register and Run. Handlers are
+// typed: a Kind handle ties a Go type to its resource, and every method on it
+// is typed from then on.
 //
-//	op.OnCreate(widgets, "provision", fn)   // never handled before
-//	op.OnUpdate(widgets, "resize", fn)      // spec/labels/annotations changed; Event.Diff says how
-//	op.OnDelete(widgets, "release", fn)     // via a finalizer the runtime adds and removes
-//	op.OnResume(widgets, "reattach", fn)    // handled before, present when the operator starts
-//	op.OnEvent(widgets, "audit", fn)        // every raw watch event
-//	op.Timer(widgets, "poll", 30*time.Second, fn, operator.WithIdle(time.Minute))
-//	op.Daemon(widgets, "stream", fn)        // one goroutine per object
-//	op.OnStartup / OnCleanup / Background   // operator-level activities
-//	op.Probe("db", probes.Liveness, probe)  // served on /healthz
+//	apps := operator.For[*App](op, appsResource)          // your struct, JSON tags, no generated code
+//	deployments := operator.ForBuiltin[*appsv1.Deployment](op)
+//	apps.OnCreate("provision", fn)      // never handled before
+//	apps.OnUpdate("resize", fn)         // spec/labels/annotations changed; ev.Old and ev.Diff say how
+//	apps.OnField("spec.replicas", "scale", fn)  // one field changed (kopf's on.field)
+//	apps.OnDelete("release", fn)        // via a finalizer the runtime adds and removes
+//	apps.OnResume("reattach", fn)       // handled before, present when the operator starts
+//	apps.OnEvent("audit", fn)           // every raw watch event
+//	apps.Timer("poll", 30*time.Second, fn, operator.WithIdle(time.Minute))
+//	apps.Daemon("stream", fn)           // one goroutine per object
+//	apps.Reconcile("converge", fn)      // level-based: the object or an owned child changed
+//	apps.Owns(deployments)              // a Deployment's change wakes its controller owner
+//	operator.Watches(apps, configMaps, mapFn)  // related objects, mapped to owners
+//	op.OnStartup / OnCleanup / Background      // operator-level activities
+//	op.Probe("db", probes.Liveness, probe)     // served on /healthz
 //	err := op.Run(ctx)
 //
-// Objects are addressed by group/version/resource and handled as
-// *unstructured.Unstructured through the dynamic client. Filters:
-// Options.Namespaces, WithLabelSelector, When.
+// The Operator's own methods (op.OnCreate(resource, ...) and so on) are the
+// same handlers for *unstructured.Unstructured objects. Each kind of handler
+// takes its own option type (ChangeOption, TimerOption, DaemonOption, ...),
+// so an option that means nothing there does not compile: WithIdle is a
+// TimerOption only. Filters: Options.Namespaces, WithLabelSelector, When.
 //
-// Engine: one shared informer per resource (and namespace), a rate-limited
-// work queue, Options.Workers workers, and never two workers on one object.
-// What was handled is recorded in the <prefix>/last-handled-configuration
-// annotation (kopf's approach), so a restart tells create, update and resume
-// apart. Handler errors follow kopf: TemporaryError retries after its delay,
+// # What optel writes
+//
+// Watching a resource never writes to it. Only a resource with
+// change-detecting handlers (create, update, field, resume) gets the
+// <prefix>/last-handled-configuration annotation, a JSON copy of what was
+// handled (kopf's approach), so a restart tells create, update and resume
+// apart. Only a resource with delete handlers or daemons gets the
+// <prefix>/finalizer. A resource that is only watched (Owns, Watches, For
+// for its cache, OnEvent, Reconcile, Timer) is never written by optel, and
+// its RBAC needs only get, list and watch, plus whatever the handlers
+// themselves write.
+//
+// # Ordering and exclusion
+//
+// One shared informer per resource (and namespace), a rate-limited work
+// queue and Options.Workers workers per resource with handlers. For one
+// object, these never run at the same time: a worker processing its key
+// (its change-detecting handlers, create or update then resume, or delete
+// when it is being deleted, then its reconcile handlers, one after the
+// other), a tick of any of its timers, and the start of its daemons; they
+// all hold the object's lock. What does run
+// concurrently for one object: the body of a running daemon (it is started
+// under the lock, then runs for as long as it likes), event handlers (they
+// run on the watch's delivery goroutine, before the key is queued), and a
+// handler cut at its timeout (it keeps running with a cancelled context
+// while the next run may start). Different objects are handled
+// concurrently.
+//
+// After a restart, a change made while the operator was down reaches update
+// handlers first, with its diff, then resume handlers, which see the same
+// Old and Diff.
+//
+// # Owned children and reconcile
+//
+// Adopt sets a controller owner reference (controller-runtime's
+// SetControllerReference, kopf's adopt). Owns routes every event of a child
+// whose controller owner is of this kind to the owner's key, through the
+// owner's queue, retries and lock. Watches does the same with a mapping
+// function. Reconcile handlers are level-based: they run whenever the
+// object or anything mapped to it changed, and again after
+// Result.RequeueAfter; errors retry with backoff. Kind.CreateOrUpdate and
+// Kind.UpdateStatus read from the cache and write only what changed.
+//
+// # Clients, Events and conditions
+//
+// Operator.Kubernetes, Dynamic and RESTConfig are the operator's clients,
+// on its instrumented transport: every request is counted in
+// optel.api.requests by verb and code. Kind.Get and Kind.List read from the
+// operator's caches (no request). Handler failures and recoveries post
+// Kubernetes Events on the object (HandlerFailed, HandlerFailedPermanently,
+// HandlerRecovered; Options.DisableHandlerEvents turns them off), through
+// client-go's aggregating, rate-limited recorder; ev.Eventf and
+// Operator.EventRecorder post your own. SetCondition stamps
+// observedGeneration.
+//
+// # Delivery
+//
+// Handler errors follow kopf: TemporaryError retries after its delay,
 // PermanentError stops retrying, any other error or a panic retries with
 // exponential backoff, and a run longer than its timeout is cut
-// (outcome=timeout) and retried. Handlers get a context carrying the meter
-// (Meter), a logger (Logger) and the object (Object); Event has helpers for
-// status and annotation patches that cannot clobber concurrent writers.
+// (outcome=timeout) and retried. Delivery is at least once: a handler that
+// succeeded may run again after a crash or restart before its success was
+// recorded, so handlers must be idempotent. Handlers get a context carrying
+// the meter (Meter), a logger (Logger) and the raw object (ObjectFrom).
 //
 // Leader election (Options.LeaderElect) uses a coordination.k8s.io Lease:
 // handlers, timers, daemons and activities run on the leader only, while
 // metrics and probes serve on every replica; optel.leader shows who leads.
 //
+// Run starts in this order: startup activities; discovery of each
+// resource's kind (a resource the API server does not serve fails Run);
+// queues; watches; wait for caches; workers; background activities.
 // Shutdown order when Run's context ends: stop intake; let running handlers
 // finish until GracefulShutdownTimeout, then cancel them; cancel daemons,
 // timers and background activities and wait (each up to its cancellation
@@ -46,5 +113,5 @@
 // client transport rather than client-go's process-global hooks.
 //
 // An Operator is used from one goroutine for registration; Run may be called
-// once. Handlers run concurrently for different objects.
+// once. To test a restart, build a new Operator (operatortest.Harness does).
 package operator
