@@ -164,3 +164,71 @@ func TestTimerNeverOverlapsUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchesMapsRelatedObjects maps ConfigMaps to the gadget their
+// "gadget" label names: creating or changing one runs that gadget's
+// reconcile handler, through its queue.
+func TestWatchesMapsRelatedObjects(t *testing.T) {
+	e := newEnv(t, operator.Options{})
+	g := operator.For[*Gadget](e.op, gadgets)
+	cms := operator.ForBuiltin[*corev1.ConfigMap](e.op)
+	var mu sync.Mutex
+	seen := map[string]string{}
+	must(t, g.Reconcile("converge", func(_ context.Context, ev *operator.TypedEvent[*Gadget]) (operator.Result, error) {
+		cm, err := cms.Get(operator.Key{Namespace: ev.Object.Namespace, Name: ev.Object.Name + "-config"})
+		mode := "none"
+		if err == nil {
+			mode = cm.Data["mode"]
+		}
+		mu.Lock()
+		seen[ev.Object.Name] = mode
+		mu.Unlock()
+		return operator.Result{}, nil
+	}))
+	must(t, operator.Watches(g, cms, func(cm *corev1.ConfigMap) []operator.Key {
+		if name := cm.Labels["gadget"]; name != "" {
+			return []operator.Key{{Namespace: cm.Namespace, Name: name}}
+		}
+		return nil
+	}))
+	e.start()
+	e.create("w", map[string]any{"size": int64(1)})
+	get := func() string { mu.Lock(); defer mu.Unlock(); return seen["w"] }
+	eventually(t, func() string {
+		if get() != "none" {
+			return "first reconcile saw " + get()
+		}
+		return ""
+	})
+	cs := kubernetes.NewForConfigOrDie(cp.Config()).CoreV1().ConfigMaps(e.ns)
+	ctx := context.Background()
+	cm, err := cs.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "w-config", Labels: map[string]string{"gadget": "w"}}, Data: map[string]string{"mode": "fast"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() string {
+		if get() != "fast" {
+			return "after the ConfigMap was created, reconcile saw " + get()
+		}
+		return ""
+	})
+	cm.Data["mode"] = "slow"
+	if _, err := cs.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() string {
+		if get() != "slow" {
+			return "after the ConfigMap changed, reconcile saw " + get()
+		}
+		return ""
+	})
+	// Without a Reconcile handler, a watch that wakes nothing is an error.
+	e2 := newEnv(t, operator.Options{})
+	g2 := operator.For[*Gadget](e2.op, gadgets)
+	must(t, g2.OnCreate("c", func(context.Context, *operator.TypedEvent[*Gadget]) error { return nil }))
+	must(t, g2.Owns(operator.ForBuiltin[*corev1.ConfigMap](e2.op)))
+	err = e2.op.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "no Reconcile handler") {
+		t.Fatalf("Run with Owns but no Reconcile: %v", err)
+	}
+}

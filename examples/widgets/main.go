@@ -10,8 +10,9 @@
 //   - a liveness probe.
 //
 // Without KUBECONFIG or --kubeconfig it starts an embedded control plane
-// (kube-apiserver and etcd from bin/, built by `make tools`), applies the CRD
-// and creates --demo-widgets Widgets, so `make demo` needs no cluster.
+// (etcd, kube-apiserver and kube-controller-manager from bin/, built by
+// `make tools`), applies the CRD and creates --demo-widgets Widgets, so
+// `make demo` needs no cluster.
 package main
 
 import (
@@ -121,10 +122,10 @@ func clusterConfig(ctx context.Context, opts *operator.Options, stdout io.Writer
 		cfg, err := opts.RESTConfig()
 		return cfg, nil, err
 	}
-	fmt.Fprintln(stdout, "no KUBECONFIG: starting the embedded control plane (kube-apiserver + etcd on loopback)")
-	cp, err := controlplane.Start(ctx, controlplane.Options{})
+	fmt.Fprintln(stdout, "no KUBECONFIG: starting the embedded control plane (etcd, kube-apiserver, kube-controller-manager on loopback)")
+	cp, err := controlplane.Start(ctx, controlplane.Options{ControllerManager: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("start embedded control plane (run `make tools` first): %w", err)
+		return nil, nil, fmt.Errorf("start embedded control plane: %w", err)
 	}
 	kc := filepath.Join(cp.Dir(), "kubeconfig")
 	if err := cp.WriteKubeconfig(kc); err == nil {
