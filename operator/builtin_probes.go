@@ -58,6 +58,9 @@ func (o *Operator) registerBuiltinProbes() error {
 			depth := map[string]int{}
 			var errs []error
 			for _, c := range o.liveControllers() {
+				if c.queue == nil {
+					continue // only watched: no queue to stall
+				}
 				n := c.queue.Len()
 				depth[c.name] = n
 				idle := time.Since(time.Unix(0, c.lastGet.Load()))

@@ -64,9 +64,11 @@ func (k *Kind[T]) Owns(child Watchable) error {
 // Watches makes changes of related objects wake the owners that fn maps
 // them to (controller-runtime's Watches with EnqueueRequestsFromMapFunc,
 // kopf's indexes used for lookups). fn runs on the watch's delivery
-// goroutine for every event, with the object decoded into C: keep it fast
-// and non-blocking (read caches, not the API). The related resource is only
-// watched, never written.
+// goroutine for every event (for an update, on the old and the new state),
+// with the object decoded into C: keep it fast and non-blocking (read
+// caches, not the API); a panic in it is recovered and logged. A Key
+// without a namespace, for a namespaced owner, means the related object's
+// namespace. The related resource is only watched, never written.
 func Watches[T, C Object](owner *Kind[T], related *Kind[C], fn func(obj C) []Key) error {
 	if owner.err != nil {
 		return fmt.Errorf("watches: %w", owner.err)
@@ -85,11 +87,10 @@ func Watches[T, C Object](owner *Kind[T], related *Kind[C], fn func(obj C) []Key
 			return
 		}
 		for _, k := range fn(obj) {
-			if k.Namespace == "" {
-				target.enqueue(k.Name)
-			} else {
-				target.enqueue(k.Namespace + "/" + k.Name)
+			if k.Namespace == "" && target.namespaced {
+				k.Namespace = u.GetNamespace() // a namespaced owner: the related object's namespace
 			}
+			target.enqueue(cacheKey(k))
 		}
 	})
 }

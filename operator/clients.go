@@ -2,9 +2,11 @@ package operator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
-	"time"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -177,10 +180,16 @@ func (k *Kind[T]) Delete(ctx context.Context, key Key) error {
 // (controller-runtime's controllerutil.CreateOrUpdate), reading from the
 // cache: if the object is missing, mutate gets a new T with its namespace
 // and name set and the result is created; otherwise mutate gets a copy of
-// the cached object and the result is written only if mutate changed it.
-// Call Adopt inside mutate to own the object. A stale cache (a conflict, or
-// an object that exists but is not cached yet) returns a TemporaryError, so
-// the handler retries shortly with the fresher cache.
+// the cached object and, only if mutate changed it, the change is sent as a
+// JSON merge patch of the fields that differ. A patch carries no
+// resourceVersion, so another writer of other fields (a controller writing
+// status, a field T does not know) neither conflicts with it nor loses its
+// data. If the object exists but is not cached yet, it is read once from
+// the API and patched. Call Adopt inside mutate to own the object.
+//
+// Change fields in place: a mutate that replaces a whole struct the API
+// server defaulted (a pod spec, a port without its targetPort) differs from
+// the stored object on every call, and so sends a patch every time.
 func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T) error) (T, OperationResult, error) {
 	var zero T
 	c, err := k.controller()
@@ -188,6 +197,7 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 		return zero, OperationNone, err
 	}
 	gvk := k.kind(c)
+	ri := k.client(key.Namespace)
 	cached := c.get(cacheKey(key))
 	if cached == nil {
 		obj, err := decode[T](&unstructured.Unstructured{Object: map[string]any{}})
@@ -206,15 +216,18 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 		if err != nil {
 			return zero, OperationNone, err
 		}
-		out, err := k.client(key.Namespace).Create(ctx, u, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return zero, OperationNone, Temporary(fmt.Errorf("create %s %s: exists but not cached yet: %w", gvk.Kind, key, err), cacheLagRetry)
-		}
-		if err != nil {
+		out, err := ri.Create(ctx, u, metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			t, err := decode[T](out)
+			return t, OperationCreated, err
+		case !apierrors.IsAlreadyExists(err):
 			return zero, OperationNone, fmt.Errorf("create %s %s: %w", gvk.Kind, key, err)
 		}
-		t, err := decode[T](out)
-		return t, OperationCreated, err
+		// Created by someone else, or by us, and not cached yet.
+		if cached, err = ri.Get(ctx, key.Name, metav1.GetOptions{}); err != nil {
+			return zero, OperationNone, fmt.Errorf("create %s %s: exists but cannot be read: %w", gvk.Kind, key, err)
+		}
 	}
 	before, err := normalized[T](cached, gvk)
 	if err != nil {
@@ -234,10 +247,11 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 	if equality.Semantic.DeepEqual(before.Object, after.Object) {
 		return obj, OperationNone, nil
 	}
-	out, err := k.client(key.Namespace).Update(ctx, after, metav1.UpdateOptions{})
-	if apierrors.IsConflict(err) {
-		return zero, OperationNone, Temporary(fmt.Errorf("update %s %s: cache was stale: %w", gvk.Kind, key, err), cacheLagRetry)
+	patch, err := mergePatch(before, after)
+	if err != nil {
+		return zero, OperationNone, fmt.Errorf("update %s %s: %w", gvk.Kind, key, err)
 	}
+	out, err := ri.Patch(ctx, key.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil {
 		return zero, OperationNone, fmt.Errorf("update %s %s: %w", gvk.Kind, key, err)
 	}
@@ -245,8 +259,19 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 	return t, OperationUpdated, err
 }
 
-// cacheLagRetry is how soon a write that met a stale cache is retried.
-const cacheLagRetry = 200 * time.Millisecond
+// mergePatch is the JSON merge patch (RFC 7386) from before to after,
+// without the resourceVersion: it changes only the fields that differ.
+func mergePatch(before, after *unstructured.Unstructured) ([]byte, error) {
+	b, err := json.Marshal(before.Object)
+	if err != nil {
+		return nil, err
+	}
+	a, err := json.Marshal(after.Object)
+	if err != nil {
+		return nil, err
+	}
+	return jsonpatch.CreateMergePatch(b, a)
+}
 
 // normalized is u as T would write it back: decoded and encoded once, so
 // comparing it with a mutated T compares like with like.

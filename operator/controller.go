@@ -49,6 +49,7 @@ type controller struct {
 	stopInf               context.CancelFunc
 
 	locks   keyLocks
+	events  eventWorkers // event handlers, off the watch's delivery goroutine
 	objects objectCounts // opt-in per-object counts
 
 	mu      sync.Mutex
@@ -157,6 +158,9 @@ func (c *controller) prepare() {
 			c.recorders[cause][h.id] = newRecorder(c.e.inst, c.name, h.id, cause)
 		}
 	}
+	if len(c.handlers[CauseEvent]) > 0 {
+		c.events.prepare(c.e.cfg.workers)
+	}
 	if !c.needsQueue() {
 		return
 	}
@@ -190,9 +194,9 @@ func (c *controller) start() error {
 			return fmt.Errorf("watch %s: %w", c.name, err)
 		}
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { c.onEvent("added", obj) },
-			UpdateFunc: func(_, obj any) { c.onEvent("modified", obj) },
-			DeleteFunc: func(obj any) { c.onEvent("deleted", obj) },
+			AddFunc:    func(obj any) { c.onEvent("added", obj, nil) },
+			UpdateFunc: func(old, obj any) { c.onEvent("modified", obj, old) },
+			DeleteFunc: func(obj any) { c.onEvent("deleted", obj, nil) },
 		}); err != nil {
 			cancel()
 			return fmt.Errorf("watch %s: %w", c.name, err)
@@ -236,9 +240,11 @@ func (c *controller) objectCount() (int, bool) {
 	return n, true
 }
 
-// onEvent counts the watch event, runs event handlers, enqueues the key,
-// and lets mappers enqueue related owners.
-func (c *controller) onEvent(typ string, obj any) {
+// onEvent counts the watch event, hands event handlers their job, enqueues
+// the key, and lets mappers enqueue related owners: for an update, those of
+// the old state too, so an owner a child left (or a relabelled object no
+// longer maps to) is woken as well.
+func (c *controller) onEvent(typ string, obj, old any) {
 	c.e.inst.WatchEvents.Add(context.Background(), 1, c.eventAttrs[typ].Add()...)
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -253,19 +259,36 @@ func (c *controller) onEvent(typ string, obj any) {
 	}
 	if hs := c.handlers[CauseEvent]; len(hs) > 0 {
 		wire := map[string]string{"added": "ADDED", "modified": "MODIFIED", "deleted": "DELETED"}[typ]
-		work, _, _ := c.e.contexts()
 		for _, h := range hs {
 			if h.matches(u) {
 				ev := c.event(CauseEvent, u)
 				ev.typ = wire
-				_ = c.invoke(work, h, ev)
+				c.events.submit(key, eventJob{h: h, ev: ev})
 			}
 		}
 	}
 	c.enqueue(key)
-	for _, m := range c.mappers {
-		m(u)
+	if len(c.mappers) == 0 {
+		return
 	}
+	prev, _ := old.(*unstructured.Unstructured)
+	for _, m := range c.mappers {
+		c.runMapper(m, u)
+		if prev != nil {
+			c.runMapper(m, prev)
+		}
+	}
+}
+
+// runMapper calls a mapper, recovering a panic in a user's mapping function
+// so it cannot kill the watch (client-go re-panics in its handlers).
+func (c *controller) runMapper(m func(*unstructured.Unstructured), u *unstructured.Unstructured) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.e.log.Error("mapping function panicked; event not mapped", "resource", c.name, "namespace", u.GetNamespace(), "name", u.GetName(), "panic", r)
+		}
+	}()
+	m(u)
 }
 
 // enqueue adds key to the work queue, if this resource has one.
@@ -282,9 +305,11 @@ func (c *controller) stopIntake() {
 	if c.queue != nil {
 		c.queue.ShutDown()
 	}
+	c.events.stop()
 }
 
 func (c *controller) runWorkers(wg *sync.WaitGroup) {
+	c.events.run(wg, c)
 	if c.queue == nil {
 		return
 	}
@@ -389,7 +414,10 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 
 	if obj.GetDeletionTimestamp() != nil {
 		c.stopRunners(key)
-		if !c.needsFinalizer() || !slices.Contains(obj.GetFinalizers(), c.finalizer()) {
+		// optel's finalizer is removed even when no delete handler needs it
+		// any more (a new version dropped the last one), so objects never
+		// stay stuck in Terminating.
+		if !slices.Contains(obj.GetFinalizers(), c.finalizer()) {
 			return 0, nil
 		}
 		st := c.stateFor(key)
@@ -464,7 +492,8 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 			c.mu.Lock()
 			resumed := st.resumed
 			c.mu.Unlock()
-			if !resumed && step(CauseResume, old, d) {
+			// Resume handlers run once the update handlers are done.
+			if !resumed && !pending && step(CauseResume, old, d) {
 				c.mu.Lock()
 				st.resumed = true
 				c.mu.Unlock()

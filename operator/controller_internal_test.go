@@ -16,9 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/optel-dev/optel/internal/observ"
+	"github.com/optel-dev/optel/server"
 )
 
 // fakeWriter records optel's own writes instead of sending them.
@@ -260,7 +262,6 @@ func TestRunCauseRetriesAndOutcomes(t *testing.T) {
 		{"backoff then success", []error{boom, boom}, 10 * time.Millisecond, 3, []string{"g Warning HandlerFailed", "g Warning HandlerFailed", "g Normal HandlerRecovered"}},
 		{"temporary delay", []error{Temporary(boom, 3*time.Second)}, 3 * time.Second, 2, []string{"g Warning HandlerFailed", "g Normal HandlerRecovered"}},
 		{"permanent gives up", []error{Permanent(boom)}, 0, 1, []string{"g Warning HandlerFailedPermanently"}},
-		{"panic retried", []error{nil}, 0, 1, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -433,6 +434,7 @@ func TestOptionTypesAreSealedPerKind(t *testing.T) {
 		{"WithInitialDelay on a timer", WithInitialDelay(time.Second), true, "timer"},
 		{"WithLabelSelector everywhere", WithLabelSelector("a=b"), true, "change"},
 		{"WithTimeout on a reconcile", WithTimeout(time.Second), true, "reconcile"},
+		{"WithTimeout on a daemon", WithTimeout(time.Second), false, "daemon"},
 	}
 	for _, c := range checks {
 		var ok bool
@@ -475,5 +477,87 @@ func TestKeyLocksExclude(t *testing.T) {
 	k.unlock("a")
 	if len(k.m) != 0 {
 		t.Fatalf("locks not released: %v", k.m)
+	}
+}
+
+func TestProcessRemovesStaleFinalizer(t *testing.T) {
+	// A new version dropped its last delete handler: objects that still
+	// carry optel's finalizer must not stay Terminating.
+	u := newUnit(t)
+	u.on(CauseCreate, "provision")
+	obj := gizmo(map[string]any{}, nil, "optel.dev/finalizer", "other/finalizer")
+	now := metav1.Now()
+	obj.SetDeletionTimestamp(&now)
+	u.put(obj)
+	u.process()
+	if got := u.writer.list(); !slices.Equal(got, []string{"finalizer ns/g optel.dev/finalizer false"}) {
+		t.Fatalf("writes %v", got)
+	}
+}
+
+func TestProcessWriteErrorIsRetried(t *testing.T) {
+	u := newUnit(t)
+	u.on(CauseCreate, "provision")
+	u.writer.err = errors.New("apiserver down")
+	u.put(gizmo(map[string]any{}, nil))
+	u.prepared = true
+	u.c.prepare()
+	if _, err := u.c.process(context.Background(), "ns/g"); err == nil || !strings.Contains(err.Error(), "record handled state") {
+		t.Fatalf("process with a failing write: %v", err)
+	}
+	u.writer.err = nil
+	u.process()
+	if got := u.runs(); !slices.Equal(got, []string{"create/provision"}) {
+		t.Fatalf("the handler re-ran after a failed annotation write: %v (it had succeeded for this state)", got)
+	}
+}
+
+func TestOwnsMapsControllerOwner(t *testing.T) {
+	op, err := New(&rest.Config{Host: "http://127.0.0.1:1"}, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Server: server.Options{BindAddress: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Telemetry().Shutdown(context.Background()) })
+	deployments := Resource{Group: "apps", Version: "v1", Resource: "deployments"}
+	owner := For[*unstructured.Unstructured](op, gizmos)
+	if err := owner.Reconcile("converge", func(context.Context, *Event) (Result, error) { return Result{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Owns(For[*unstructured.Unstructured](op, deployments)); err != nil {
+		t.Fatal(err)
+	}
+	oc, cc := op.controllers[gizmos], op.controllers[deployments]
+	oc.gvk, oc.namespaced = gizmos.GroupVersion().WithKind("Gizmo"), true
+	oc.prepare()
+	t.Cleanup(oc.queue.ShutDown)
+	yes, no := true, false
+	child := func(rs ...metav1.OwnerReference) *unstructured.Unstructured {
+		o := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "d", "namespace": "ns"}}}
+		o.SetOwnerReferences(rs)
+		return o
+	}
+	for _, tc := range []struct {
+		name string
+		obj  *unstructured.Unstructured
+		want []string
+	}{
+		{"controller owner", child(metav1.OwnerReference{APIVersion: "test.optel.dev/v1", Kind: "Gizmo", Name: "g", Controller: &yes}), []string{"ns/g"}},
+		{"not the controller", child(metav1.OwnerReference{APIVersion: "test.optel.dev/v1", Kind: "Gizmo", Name: "g", Controller: &no}), nil},
+		{"other kind", child(metav1.OwnerReference{APIVersion: "test.optel.dev/v1", Kind: "Gadget", Name: "g", Controller: &yes}), nil},
+		{"other group", child(metav1.OwnerReference{APIVersion: "other.dev/v1", Kind: "Gizmo", Name: "g", Controller: &yes}), nil},
+		{"no owner", child(), nil},
+	} {
+		for _, m := range cc.mappers {
+			m(tc.obj)
+		}
+		var got []string
+		for oc.queue.Len() > 0 {
+			k, _ := oc.queue.Get()
+			oc.queue.Done(k)
+			got = append(got, k)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: owner keys %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

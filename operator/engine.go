@@ -100,6 +100,11 @@ func (k *keyLocks) lock(ctx context.Context, key string) bool {
 	k.mu.Unlock()
 	select {
 	case l.ch <- struct{}{}:
+		if ctx.Err() != nil { // both were ready: a cancelled waiter must not run
+			<-l.ch
+			k.release(key, l)
+			return false
+		}
 		return true
 	case <-ctx.Done():
 		k.release(key, l)

@@ -83,10 +83,19 @@ func When(cond func(obj *unstructured.Unstructured) bool) FilterOption {
 	}}
 }
 
-// WithTimeout overrides Options.HandlerTimeout for this handler. A daemon's
-// timeout does not apply to its long-running function.
-func WithTimeout(d time.Duration) FilterOption {
-	return FilterOption{func(h *handlerSpec) error {
+// TimeoutOption is accepted by every kind of handler that runs to
+// completion: all but daemons, which run for as long as they like.
+type TimeoutOption struct{ fn func(*handlerSpec) error }
+
+func (o TimeoutOption) applyChange(h *handlerSpec) error    { return o.fn(h) }
+func (o TimeoutOption) applyEvent(h *handlerSpec) error     { return o.fn(h) }
+func (o TimeoutOption) applyTimer(h *handlerSpec) error     { return o.fn(h) }
+func (o TimeoutOption) applyReconcile(h *handlerSpec) error { return o.fn(h) }
+
+// WithTimeout overrides Options.HandlerTimeout for this handler. Daemons
+// do not take it.
+func WithTimeout(d time.Duration) TimeoutOption {
+	return TimeoutOption{func(h *handlerSpec) error {
 		if d <= 0 {
 			return fmt.Errorf("timeout %s: must be positive", d)
 		}

@@ -190,8 +190,15 @@ func (o *Operator) Run(ctx context.Context) error {
 	so := o.opts.Server
 	if so.SecureServing && so.MetricsFilter == nil {
 		// Protect /metrics the way controller-runtime does: TokenReview,
-		// then SubjectAccessReview on the non-resource URL.
-		so.MetricsFilter = server.NewKubeAuth(o.kube).Wrap
+		// then SubjectAccessReview on the non-resource URL. The reviews get
+		// a clientset of their own, so they never queue behind, or delay,
+		// the leader-election Lease renewals on the operator's clientset.
+		reviews, err := kubernetes.NewForConfig(o.RESTConfig())
+		if err != nil {
+			o.shutdownTelemetry()
+			return fmt.Errorf("create client for metrics authorization: %w", err)
+		}
+		so.MetricsFilter = server.NewKubeAuth(reviews, server.WithAuthLogger(o.log)).Wrap
 	}
 	if so.Logger == nil {
 		so.Logger = o.log

@@ -132,8 +132,12 @@ func (e *env) build(opts operator.Options) {
 	}
 	e.tel = opts.Telemetry
 	opts.Namespaces = []string{e.ns}
-	opts.Server.BindAddress = "0"
-	opts.Server.HealthProbeBindAddress = "0"
+	if opts.Server.BindAddress == "" {
+		opts.Server.BindAddress = "0"
+	}
+	if opts.Server.HealthProbeBindAddress == "" {
+		opts.Server.HealthProbeBindAddress = "0"
+	}
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = 20 * time.Millisecond
 	}

@@ -131,13 +131,13 @@ func (c *controller) runTimer(ctx context.Context, key string, h *handlerSpec) {
 		if !sleepCtx(ctx, time.Until(next)) {
 			return
 		}
-		c.e.inst.TimerLateness.Record(ctx, max(time.Since(next), 0).Seconds(), rec.base.Record()...)
+		due := next
 		next = next.Add(h.interval)
+		if !c.tick(ctx, key, h, due, rec) {
+			return
+		}
 		if now := time.Now(); next.Before(now) {
 			next = now.Add(h.interval) // fell behind: do not burst
-		}
-		if !c.tick(ctx, key, h) {
-			return
 		}
 	}
 }
@@ -145,11 +145,13 @@ func (c *controller) runTimer(ctx context.Context, key string, h *handlerSpec) {
 // tick runs one timer tick under the object's lock, so it never overlaps
 // the object's other handlers. It reports false when the object is gone or
 // ctx ended while waiting for the lock.
-func (c *controller) tick(ctx context.Context, key string, h *handlerSpec) bool {
+func (c *controller) tick(ctx context.Context, key string, h *handlerSpec, due time.Time, rec *recorder) bool {
 	if !c.locks.lock(ctx, key) {
 		return false
 	}
 	defer c.locks.unlock(key)
+	// Lateness includes waiting for the object's lock.
+	c.e.inst.TimerLateness.Record(ctx, max(time.Since(due), 0).Seconds(), rec.base.Record()...)
 	obj := c.get(key)
 	if obj == nil {
 		return false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,5 +231,50 @@ func TestWatchesMapsRelatedObjects(t *testing.T) {
 	err = e2.op.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "no Reconcile handler") {
 		t.Fatalf("Run with Owns but no Reconcile: %v", err)
+	}
+}
+
+// TestSlowEventHandlerDoesNotBlockOthers: an event handler that takes 30 s
+// for one object must not delay a create handler on another object (event
+// handlers run off the watch's delivery goroutine).
+func TestSlowEventHandlerDoesNotBlockOthers(t *testing.T) {
+	e := newEnv(t, operator.Options{GracefulShutdownTimeout: time.Second})
+	var slowStarted atomic.Bool
+	must(t, e.op.OnEvent(gadgets, "audit", func(ctx context.Context, ev *operator.Event) error {
+		if ev.Object.GetName() == "slow" && ev.Type == "ADDED" {
+			slowStarted.Store(true)
+			select {
+			case <-time.After(30 * time.Second):
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	}))
+	created := make(chan time.Time, 4)
+	must(t, e.op.OnCreate(gadgets, "provision", func(_ context.Context, ev *operator.Event) error {
+		if ev.Object.GetName() == "fast" {
+			created <- time.Now()
+		}
+		return nil
+	}))
+	e.start()
+	e.create("slow", nil)
+	eventually(t, func() string {
+		if !slowStarted.Load() {
+			return "slow event handler not started"
+		}
+		return ""
+	})
+	start := time.Now()
+	e.create("fast", nil)
+	select {
+	case at := <-created:
+		if d := at.Sub(start); d > 5*time.Second {
+			t.Fatalf("create handler on another object ran %s after creation, behind the slow event handler", d)
+		} else {
+			t.Logf("create handler on another object ran %s after creation while the slow event handler ran", d.Round(time.Millisecond))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("create handler on another object did not run within 10 s while a slow event handler ran")
 	}
 }

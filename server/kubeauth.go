@@ -5,15 +5,18 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/lru"
 )
 
 // Cache lifetimes for KubeAuth decisions, as controller-runtime uses.
@@ -23,21 +26,48 @@ const (
 	DefaultDenyTTL  = 30 * time.Second
 )
 
+// Limits on what unauthenticated callers can make KubeAuth do.
+const (
+	// DefaultReviewRate and DefaultReviewBurst bound TokenReviews for
+	// tokens KubeAuth has never seen authenticate: a flood of distinct
+	// garbage tokens costs the API server at most this many reviews per
+	// second; the excess gets 429 at once, without a request.
+	DefaultReviewRate  = 10
+	DefaultReviewBurst = 20
+	// DefaultCacheSize bounds each decision cache; the least recently
+	// used entries are evicted first, so a flood evicts garbage before
+	// a reader that keeps scraping.
+	DefaultCacheSize = 4096
+)
+
 // KubeAuth protects handlers the way the API server protects its own
 // non-resource URLs: the bearer token is checked with a TokenReview, then a
 // SubjectAccessReview asks whether that user may <verb> the request path
 // (verb is the lower-case HTTP method). Missing or invalid tokens get 401,
-// denied users 403. Decisions are cached (tokens 1m, allows 5m, denies 30s)
+// denied users 403, an API server that cannot be asked 503 (with no
+// client error text), and unknown tokens beyond the review rate 429.
+//
+// Decisions are cached (tokens 1m, allows 5m, denies 30s) in LRU caches
 // keyed by a SHA-256 of the token, which is never logged or stored in clear.
+// Concurrent requests with one token share one review (single flight).
+// Tokens that authenticated before are re-reviewed outside the rate limit,
+// so a reader's refresh is never starved by a flood of garbage.
+//
+// Give it a clientset of its own (NewKubeAuth's caller builds it from the
+// operator's config): client-go queues requests behind one client-side rate
+// limiter per clientset, and reviews must never wait behind, or delay, the
+// leader-election Lease renewals.
 type KubeAuth struct {
 	client kubernetes.Interface
 	now    func() time.Time
+	log    *slog.Logger
 
 	tokenTTL, allowTTL, denyTTL time.Duration
 
-	mu     sync.Mutex
-	tokens map[[32]byte]tokenEntry
-	access map[accessKey]accessEntry
+	tokens  *lru.Cache // [32]byte -> tokenEntry
+	access  *lru.Cache // accessKey -> accessEntry
+	flights singleflight.Group
+	unknown *rate.Limiter
 }
 
 type tokenEntry struct {
@@ -57,16 +87,63 @@ type accessEntry struct {
 	expires time.Time
 }
 
-// NewKubeAuth returns an authenticator/authorizer backed by client. The
-// operator's service account needs create on tokenreviews
-// (authentication.k8s.io) and subjectaccessreviews (authorization.k8s.io).
-func NewKubeAuth(client kubernetes.Interface) *KubeAuth {
-	return &KubeAuth{
-		client: client, now: time.Now,
-		tokenTTL: DefaultTokenTTL, allowTTL: DefaultAllowTTL, denyTTL: DefaultDenyTTL,
-		tokens: map[[32]byte]tokenEntry{}, access: map[accessKey]accessEntry{},
-	}
+// KubeAuthOption configures NewKubeAuth.
+type KubeAuthOption interface{ apply(*KubeAuth) }
+
+type kubeAuthOptionFunc func(*KubeAuth)
+
+func (f kubeAuthOptionFunc) apply(a *KubeAuth) { f(a) }
+
+// WithReviewRate sets the rate (per second) and burst of TokenReviews for
+// unknown tokens. Defaults DefaultReviewRate and DefaultReviewBurst;
+// non-positive values keep the defaults.
+func WithReviewRate(perSecond float64, burst int) KubeAuthOption {
+	return kubeAuthOptionFunc(func(a *KubeAuth) {
+		if perSecond > 0 && burst > 0 {
+			a.unknown = rate.NewLimiter(rate.Limit(perSecond), burst)
+		}
+	})
 }
+
+// WithCacheSize bounds each decision cache. Default DefaultCacheSize.
+func WithCacheSize(n int) KubeAuthOption {
+	return kubeAuthOptionFunc(func(a *KubeAuth) {
+		if n > 0 {
+			a.tokens, a.access = lru.New(n), lru.New(n)
+		}
+	})
+}
+
+// WithAuthLogger receives review failures (the API server unreachable),
+// which callers see only as 503. Default slog.Default().
+func WithAuthLogger(l *slog.Logger) KubeAuthOption {
+	return kubeAuthOptionFunc(func(a *KubeAuth) {
+		if l != nil {
+			a.log = l
+		}
+	})
+}
+
+// NewKubeAuth returns an authenticator/authorizer backed by client. The
+// caller's account needs create on tokenreviews (authentication.k8s.io)
+// and subjectaccessreviews (authorization.k8s.io).
+func NewKubeAuth(client kubernetes.Interface, opts ...KubeAuthOption) *KubeAuth {
+	a := &KubeAuth{
+		client: client, now: time.Now, log: slog.Default(),
+		tokenTTL: DefaultTokenTTL, allowTTL: DefaultAllowTTL, denyTTL: DefaultDenyTTL,
+		tokens: lru.New(DefaultCacheSize), access: lru.New(DefaultCacheSize),
+		unknown: rate.NewLimiter(DefaultReviewRate, DefaultReviewBurst),
+	}
+	for _, o := range opts {
+		o.apply(a)
+	}
+	return a
+}
+
+var (
+	errUnauthenticated = errors.New("unauthenticated")
+	errRateLimited     = errors.New("too many reviews of unknown tokens")
+)
 
 // Wrap returns h guarded by authentication and authorization.
 func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
@@ -79,19 +156,25 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 		}
 		sum := sha256.Sum256([]byte(token))
 		user, err := a.authenticate(r.Context(), token, sum)
-		if err != nil {
-			if errors.Is(err, errUnauthenticated) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="optel"`)
-				http.Error(w, "Unauthorized: the token is not valid", http.StatusUnauthorized)
-			} else {
-				http.Error(w, "authentication unavailable: "+err.Error(), http.StatusInternalServerError)
-			}
+		switch {
+		case errors.Is(err, errUnauthenticated):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="optel"`)
+			http.Error(w, "Unauthorized: the token is not valid", http.StatusUnauthorized)
+			return
+		case errors.Is(err, errRateLimited):
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "Too many requests with unknown tokens; retry later", http.StatusTooManyRequests)
+			return
+		case err != nil:
+			a.log.Warn("metrics authentication unavailable", "error", err)
+			http.Error(w, "Service unavailable: authentication is unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		verb := strings.ToLower(r.Method)
 		allowed, reason, err := a.authorize(r.Context(), user, sum, verb, r.URL.Path)
 		if err != nil {
-			http.Error(w, "authorization unavailable: "+err.Error(), http.StatusInternalServerError)
+			a.log.Warn("metrics authorization unavailable", "error", err)
+			http.Error(w, "Service unavailable: authorization is unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		if !allowed {
@@ -106,8 +189,6 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 	})
 }
 
-var errUnauthenticated = errors.New("unauthenticated")
-
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
@@ -120,24 +201,36 @@ func bearer(r *http.Request) (string, bool) {
 
 func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte) (authnv1.UserInfo, error) {
 	now := a.now()
-	a.mu.Lock()
-	e, ok := a.tokens[sum]
-	a.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		if !e.ok {
-			return authnv1.UserInfo{}, errUnauthenticated
+	known := false
+	if v, ok := a.tokens.Get(sum); ok {
+		e := v.(tokenEntry)
+		if now.Before(e.expires) {
+			if !e.ok {
+				return authnv1.UserInfo{}, errUnauthenticated
+			}
+			return e.user, nil
 		}
-		return e.user, nil
+		known = e.ok
 	}
-	tr, err := a.client.AuthenticationV1().TokenReviews().Create(ctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+	v, err, _ := a.flights.Do("t"+string(sum[:]), func() (any, error) {
+		if !known && !a.unknown.AllowN(a.now(), 1) {
+			return nil, errRateLimited
+		}
+		// The review outlives one caller's cancellation: others may share it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		tr, err := a.client.AuthenticationV1().TokenReviews().Create(rctx, &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("token review: %w", err)
+		}
+		e := tokenEntry{user: tr.Status.User, ok: tr.Status.Authenticated, expires: now.Add(a.tokenTTL)}
+		a.tokens.Add(sum, e)
+		return e, nil
+	})
 	if err != nil {
-		return authnv1.UserInfo{}, fmt.Errorf("token review: %w", err)
+		return authnv1.UserInfo{}, err
 	}
-	e = tokenEntry{user: tr.Status.User, ok: tr.Status.Authenticated, expires: now.Add(a.tokenTTL)}
-	a.mu.Lock()
-	a.tokens[sum] = e
-	pruneExpired(a.tokens, now, func(e tokenEntry) time.Time { return e.expires })
-	a.mu.Unlock()
+	e := v.(tokenEntry)
 	if !e.ok {
 		return authnv1.UserInfo{}, errUnauthenticated
 	}
@@ -147,49 +240,36 @@ func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte)
 func (a *KubeAuth) authorize(ctx context.Context, u authnv1.UserInfo, sum [32]byte, verb, path string) (bool, string, error) {
 	now := a.now()
 	k := accessKey{token: sum, verb: verb, path: path}
-	a.mu.Lock()
-	e, ok := a.access[k]
-	a.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.allowed, e.reason, nil
-	}
-	extra := map[string]authzv1.ExtraValue{}
-	for key, v := range u.Extra {
-		extra[key] = authzv1.ExtraValue(v)
-	}
-	sar, err := a.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-		User: u.Username, UID: u.UID, Groups: u.Groups, Extra: extra,
-		NonResourceAttributes: &authzv1.NonResourceAttributes{Path: path, Verb: verb},
-	}}, metav1.CreateOptions{})
-	if err != nil {
-		return false, "", fmt.Errorf("subject access review: %w", err)
-	}
-	ttl := a.denyTTL
-	if sar.Status.Allowed {
-		ttl = a.allowTTL
-	}
-	e = accessEntry{allowed: sar.Status.Allowed, reason: sar.Status.Reason, expires: now.Add(ttl)}
-	a.mu.Lock()
-	a.access[k] = e
-	pruneExpired(a.access, now, func(e accessEntry) time.Time { return e.expires })
-	a.mu.Unlock()
-	return e.allowed, e.reason, nil
-}
-
-// maxCacheEntries bounds each decision cache, so a flood of distinct (e.g.
-// garbage) tokens cannot grow memory without limit.
-const maxCacheEntries = 4096
-
-func pruneExpired[K comparable, V any](m map[K]V, now time.Time, expires func(V) time.Time) {
-	if len(m) <= maxCacheEntries {
-		return
-	}
-	for k, v := range m {
-		if !now.Before(expires(v)) {
-			delete(m, k)
+	if v, ok := a.access.Get(k); ok {
+		if e := v.(accessEntry); now.Before(e.expires) {
+			return e.allowed, e.reason, nil
 		}
 	}
-	if len(m) > maxCacheEntries {
-		clear(m) // all live: start over rather than grow
+	v, err, _ := a.flights.Do("a"+string(sum[:])+verb+" "+path, func() (any, error) {
+		extra := map[string]authzv1.ExtraValue{}
+		for key, v := range u.Extra {
+			extra[key] = authzv1.ExtraValue(v)
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		sar, err := a.client.AuthorizationV1().SubjectAccessReviews().Create(rctx, &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+			User: u.Username, UID: u.UID, Groups: u.Groups, Extra: extra,
+			NonResourceAttributes: &authzv1.NonResourceAttributes{Path: path, Verb: verb},
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("subject access review: %w", err)
+		}
+		ttl := a.denyTTL
+		if sar.Status.Allowed {
+			ttl = a.allowTTL
+		}
+		e := accessEntry{allowed: sar.Status.Allowed, reason: sar.Status.Reason, expires: now.Add(ttl)}
+		a.access.Add(k, e)
+		return e, nil
+	})
+	if err != nil {
+		return false, "", err
 	}
+	e := v.(accessEntry)
+	return e.allowed, e.reason, nil
 }

@@ -39,6 +39,10 @@ const (
 // ErrShutdown is returned by Start after Shutdown.
 var ErrShutdown = errors.New("server is shut down")
 
+// ErrNoAuthorizer is returned by New when SecureServing is on without a
+// MetricsFilter: TLS alone would serve /metrics to anyone.
+var ErrNoAuthorizer = errors.New("--metrics-secure needs an authorizer")
+
 // Options configure the telemetry HTTP server. Zero values take the
 // documented defaults (see setDefaults).
 type Options struct {
@@ -61,10 +65,15 @@ type Options struct {
 	// EnableHTTP2 allows HTTP/2 on the TLS listener. Default false, because
 	// of the 2023 HTTP/2 rapid-reset attacks (CVE-2023-44487).
 	EnableHTTP2 bool
-	// MetricsFilter wraps the metrics routes and ExtraHandlers (not the
-	// probe routes), e.g. KubeAuth.Wrap for TokenReview and
-	// SubjectAccessReview checks.
+	// MetricsFilter wraps the metrics routes and ExtraHandlers, e.g.
+	// KubeAuth.Wrap for TokenReview and SubjectAccessReview checks. With
+	// SecureServing it is required (New fails with ErrNoAuthorizer without
+	// it, unless AllowUnauthenticated), and it also guards the detailed
+	// probe reports: see New.
 	MetricsFilter func(http.Handler) http.Handler
+	// AllowUnauthenticated lets SecureServing run without a MetricsFilter:
+	// TLS, but /metrics for anyone who can connect. Default false.
+	AllowUnauthenticated bool
 	// Logger receives the self-signed certificate notice. Default slog.Default().
 	Logger *slog.Logger
 
@@ -144,8 +153,18 @@ type Server struct {
 // resolved) but serves nothing until Start. metrics routes go on the metrics
 // listener with ExtraHandlers; health routes go on the health listener, which
 // is the same one unless HealthProbeBindAddress is set.
+//
+// With SecureServing, probe details are for authorized readers only:
+// anonymous callers (the kubelet) get the status code and "ok" or
+// "failed"; on the TLS metrics listener, a request with a bearer token, or
+// one asking for a format (?format=kopf) or ?verbose, goes through
+// MetricsFilter as a GET of /metrics would, and gets the full report. A
+// separate plain health listener always answers with the summary.
 func New(opts Options, metrics, health Routes) (*Server, error) {
 	opts.setDefaults()
+	if opts.SecureServing && opts.MetricsFilter == nil && !opts.AllowUnauthenticated && opts.BindAddress != "0" {
+		return nil, fmt.Errorf("%w: set server.Options.MetricsFilter, for example server.NewKubeAuth(clientset).Wrap, which checks bearer tokens with TokenReview and SubjectAccessReview (operator.Run wires it for you); or set Options.AllowUnauthenticated to serve TLS to anyone on purpose", ErrNoAuthorizer)
+	}
 	s := &Server{opts: opts, addrs: map[string]string{}, done: make(chan struct{})}
 
 	metricsMux := http.NewServeMux()
@@ -189,6 +208,17 @@ func New(opts Options, metrics, health Routes) (*Server, error) {
 					return nil, fmt.Errorf("health handler %s: path is already served on the metrics listener", p)
 				}
 			}
+		}
+		if opts.SecureServing && opts.MetricsFilter != nil {
+			guarded := Routes{}
+			for p, h := range health {
+				if healthMux == metricsMux {
+					guarded[p] = detailsForAuthorized(h, opts.MetricsFilter)
+				} else {
+					guarded[p] = summarize(h)
+				}
+			}
+			health = guarded
 		}
 		if err := mount(healthMux, health); err != nil {
 			return nil, err

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -107,7 +109,7 @@ func startOperator(t *testing.T, kc string, args ...string) (string, *testpeers.
 	t.Helper()
 	addr := testpeers.FreeAddr(t)
 	out := &testpeers.SyncBuffer{}
-	cmd := exec.Command(binary, append([]string{"--metrics-bind-address=" + addr, "--health-probe-bind-address=0"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"--metrics-bind-address=" + addr}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -244,10 +246,35 @@ func TestAppOperatorOnRealControlPlane(t *testing.T) {
 		return ""
 	})
 
+	// Liveness and readiness pass for an operator whose children are only
+	// watched (they have no queue).
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+
 	// Watching never writes to the children: no optel annotation, no
 	// finalizer, and the generation stays put while the operator keeps
 	// reconciling (the deployment controller's status writes wake it).
+	// The audit log says the same: since creating them, the operator has
+	// not written to a Deployment or Service at all.
 	time.Sleep(2 * time.Second)
+	evs, err := cp.AuditEvents(operatorUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if (e.ObjectRef.Resource == "deployments" || e.ObjectRef.Resource == "services") && e.Verb != "get" && e.Verb != "list" && e.Verb != "watch" && e.Verb != "create" {
+			t.Errorf("the operator wrote to a child it only needed to watch: %s %s", e.Verb, e.RequestURI)
+		}
+	}
 	d, _ := deployments.Get(ctx, "web", metav1.GetOptions{})
 	s, _ := services.Get(ctx, "web", metav1.GetOptions{})
 	rsList, _ := cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
@@ -278,6 +305,17 @@ func TestAppOperatorOnRealControlPlane(t *testing.T) {
 		d, err := deployments.Get(ctx, "web", metav1.GetOptions{})
 		if err != nil || *d.Spec.Replicas != 3 {
 			return fmt.Sprintf("replicas %v %v", d.Spec.Replicas, err)
+		}
+		return ""
+	})
+	eventually("Ready observes the scaled generation", 30*time.Second, func() string {
+		a, err := apps.get("web")
+		if err != nil {
+			return err.Error()
+		}
+		c := operator.FindCondition(a.Status.Conditions, ConditionReady)
+		if a.Generation != 2 || c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != 2 || a.Status.ObservedGeneration != 2 {
+			return fmt.Sprintf("generation %d, status.observedGeneration %d, Ready %+v", a.Generation, a.Status.ObservedGeneration, c)
 		}
 		return ""
 	})
@@ -331,6 +369,26 @@ func TestAppOperatorOnRealControlPlane(t *testing.T) {
 			t.Error(why)
 		}
 	}
+	// Normal operation (scaling, drift repair against a busy deployment
+	// controller) fails no handler run.
+	if why := wantEvent(t, cs, ns, "web", corev1.EventTypeWarning, "HandlerFailed"); why == "" {
+		t.Error("App web got a HandlerFailed event in normal operation")
+	}
+	dNow, err := deployments.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sNow, err := services.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []metav1.Object{dNow, sNow} {
+		for k := range o.GetAnnotations() {
+			if strings.HasPrefix(k, "optel.dev/") {
+				t.Errorf("after repairs, %s carries optel annotation %s", o.GetName(), k)
+			}
+		}
+	}
 
 	// Deleting the App removes the children through the real garbage
 	// collector (the operator has no delete rights on them).
@@ -376,13 +434,58 @@ func TestAppOperatorOnRealControlPlane(t *testing.T) {
 	auditVerbs := map[string]int{}
 	for _, e := range audited {
 		auditVerbs[httpVerb(e.Verb)]++
+		if e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden {
+			t.Errorf("the operator was refused under its RBAC: %d %s %s", e.Code, e.Verb, e.RequestURI)
+		}
 	}
-	if len(audited) != counted {
+	if len(audited) != counted || !maps.Equal(auditVerbs, byVerb) {
 		t.Errorf("optel.api.requests counted %d requests (%v); the audit log has %d for %s (%v)", counted, byVerb, len(audited), operatorUser, auditVerbs)
 	} else {
 		t.Logf("optel.api.requests = audit log = %d requests %v", counted, byVerb)
 	}
+
+	// Run as deployed: the Deployment's flags (leader election in
+	// apps-system, --metrics-secure) under the same RBAC.
+	health := testpeers.FreeAddr(t)
+	addr2, out2, _ := startOperator(t, kc, "--namespace="+ns, "--leader-elect", "--leader-election-namespace=apps-system", "--metrics-secure", "--health-probe-bind-address="+health)
+	apps.create("web2", AppSpec{Image: "nginx:1.27", Replicas: 1, Port: 8080})
+	testpeers.Eventually(t, 60*time.Second, func() string {
+		if _, err := deployments.Get(ctx, "web2", metav1.GetOptions{}); err != nil {
+			return "not converged with the deployment's flags: " + err.Error() + "\n" + tail(out2.String())
+		}
+		return ""
+	})
+	if lease, err := cs.CoordinationV1().Leases("apps-system").Get(ctx, "apps-operator", metav1.GetOptions{}); err != nil || lease.Spec.HolderIdentity == nil {
+		t.Errorf("leader-election Lease: %v %v", lease, err)
+	}
+	if resp, err := http.Get("http://" + health + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("plain /healthz with --metrics-secure: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer tlsClient.CloseIdleConnections()
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", 401}, {testpeers.ServiceAccountToken(t, cfg, "apps-system", "apps-operator"), 403}} {
+		req, _ := http.NewRequest("GET", "https://"+addr2+"/metrics", nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := tlsClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// 403 for the operator's own account proves its TokenReview and
+		// SubjectAccessReview rights (a missing right would be a 503).
+		if resp.StatusCode != tc.want {
+			t.Errorf("secure /metrics with token %v: %d, want %d", tc.token != "", resp.StatusCode, tc.want)
+		}
+	}
 }
+
 
 // httpVerb maps an audit verb to the HTTP method the client sent.
 func httpVerb(v string) string {

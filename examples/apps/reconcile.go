@@ -99,15 +99,17 @@ func (c *controller) converge(ctx context.Context, ev *operator.TypedEvent[*App]
 	c.report(ev, "Service", key.Name, svcOp, specChanged)
 
 	rolledOut := dep.Status.ObservedGeneration >= dep.Generation && dep.Status.UpdatedReplicas == app.Spec.Replicas
+	// The status describes the spec that was converged: app, the object
+	// this run started from, not a fresher copy UpdateStatus may read.
 	return operator.Result{}, ev.UpdateStatus(ctx, func(a *App) error {
-		a.Status.ObservedGeneration = a.Generation
+		a.Status.ObservedGeneration = app.Generation
 		a.Status.Replicas = dep.Status.Replicas
 		a.Status.AvailableReplicas = dep.Status.AvailableReplicas
 		if rolledOut {
-			operator.SetCondition(&a.Status.Conditions, a, ConditionReady, operator.ConditionTrue, "RolledOut",
+			operator.SetCondition(&a.Status.Conditions, app, ConditionReady, operator.ConditionTrue, "RolledOut",
 				fmt.Sprintf("Deployment %s has %d/%d replicas on the current template; %d available", dep.Name, dep.Status.UpdatedReplicas, app.Spec.Replicas, dep.Status.AvailableReplicas))
 		} else {
-			operator.SetCondition(&a.Status.Conditions, a, ConditionReady, operator.ConditionFalse, "Progressing",
+			operator.SetCondition(&a.Status.Conditions, app, ConditionReady, operator.ConditionFalse, "Progressing",
 				fmt.Sprintf("Deployment %s has %d/%d replicas on the current template", dep.Name, dep.Status.UpdatedReplicas, app.Spec.Replicas))
 		}
 		return nil
@@ -139,7 +141,7 @@ func (c *controller) notReady(ctx context.Context, ev *operator.TypedEvent[*App]
 		msg = msg[:300]
 	}
 	if err := ev.UpdateStatus(ctx, func(a *App) error {
-		operator.SetCondition(&a.Status.Conditions, a, ConditionReady, operator.ConditionFalse, reason, msg)
+		operator.SetCondition(&a.Status.Conditions, ev.Object, ConditionReady, operator.ConditionFalse, reason, msg)
 		return nil
 	}); err != nil {
 		return errors.Join(cause, err)

@@ -308,6 +308,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"env headers", []string{"OTEL_EXPORTER_OTLP_HEADERS=a"}, nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", "key=value"}},
 		{"bind address", nil, []string{"--metrics-bind-address=nowhere"}, []string{"--metrics-bind-address", "accepted"}},
 		{"unknown flag", nil, []string{"--metrics-bind-adress=:1"}, []string{"unknown flag"}},
+		// TLS without authentication would serve /metrics to anyone: refused.
+		{"secure without authorizer", nil, []string{"--metrics-secure", "--metrics-bind-address=127.0.0.1:0"}, []string{"--metrics-secure needs an authorizer", "MetricsFilter", "NewKubeAuth"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(binary, tc.args...)
