@@ -35,26 +35,43 @@
 // <prefix>/last-handled-configuration annotation, a JSON copy of what was
 // handled (kopf's approach), so a restart tells create, update and resume
 // apart. Only a resource with delete handlers or daemons gets the
-// <prefix>/finalizer. A resource that is only watched (Owns, Watches, For
-// for its cache, OnEvent, Reconcile, Timer) is never written by optel, and
-// its RBAC needs only get, list and watch, plus whatever the handlers
-// themselves write.
+// <prefix>/finalizer; optel removes its finalizer from an object being
+// deleted even after the last delete handler is gone, so a new version
+// never leaves objects stuck. A resource that is only watched (Owns,
+// Watches, For for its cache, OnEvent, Reconcile, Timer) is never written
+// by optel, and its RBAC needs only get, list and watch, plus whatever the
+// handlers themselves write, plus create and patch on events when handler
+// Events are on (the default) for resources that have handlers.
+//
+// Mind built-in kinds: registering change-detecting handlers on Deployments
+// makes optel annotate them, and an annotation change bumps a Deployment's
+// metadata.generation (the deployment controller also copies annotations to
+// ReplicaSets). Own Deployments with Owns and Reconcile instead. An
+// operator upgraded from a version that annotated watched-only objects
+// leaves those annotations behind; remove them with, for example,
+// kubectl annotate deployments --all -A optel.dev/last-handled-configuration-
 //
 // # Ordering and exclusion
 //
 // One shared informer per resource (and namespace), a rate-limited work
 // queue and Options.Workers workers per resource with handlers. For one
-// object, these never run at the same time: a worker processing its key
-// (its change-detecting handlers, create or update then resume, or delete
-// when it is being deleted, then its reconcile handlers, one after the
-// other), a tick of any of its timers, and the start of its daemons; they
-// all hold the object's lock. What does run
-// concurrently for one object: the body of a running daemon (it is started
-// under the lock, then runs for as long as it likes), event handlers (they
-// run on the watch's delivery goroutine, before the key is queued), and a
-// handler cut at its timeout (it keeps running with a cancelled context
-// while the next run may start). Different objects are handled
-// concurrently.
+// object, these never run at the same time: a worker processing its key,
+// a tick of any of its timers, and the start of its daemons; they all hold
+// the object's lock. A worker runs the object's handlers one after the
+// other: delete handlers when it is being deleted; otherwise create, or
+// update then resume (resume only once the updates succeeded), then
+// reconcile handlers. Reconcile handlers run even while a create or update
+// handler is failing and waiting for its retry, and they run again when
+// optel's own annotation write brings the object back from the watch.
+//
+// What does run concurrently for one object: the body of a daemon (it is
+// started under the lock, then runs for as long as it likes, so daemons are
+// not excluded from anything), event handlers (they run on Options.Workers
+// event goroutines, sharded by object, off the watch's delivery
+// goroutine), a handler cut at its timeout (it keeps running with a
+// cancelled context while the next run may start), and writes a handler of
+// another object makes to it (Kind.CreateOrUpdate and Kind.UpdateStatus do
+// not take the target's lock). Different objects are handled concurrently.
 //
 // After a restart, a change made while the operator was down reaches update
 // handlers first, with its diff, then resume handlers, which see the same

@@ -271,16 +271,20 @@ func (k *Kind[T]) OnResume(id string, fn TypedHandler[T], opts ...ChangeOption) 
 }
 
 // OnEvent registers a handler for every raw watch event (kopf's on.event).
-// It runs on the watch's delivery goroutine, is not retried, and does not
-// write to the object: its error is logged and counted.
+// It runs off the watch's delivery goroutine, on one of Options.Workers
+// event goroutines chosen by object (one object's events keep their
+// order), outside the object's lock. It is not retried, and optel writes
+// nothing to the object for it: its error is logged and counted. Events
+// still queued when the operator stops are dropped.
 func (k *Kind[T]) OnEvent(id string, fn TypedHandler[T], opts ...EventOption) error {
 	return k.register([]Cause{CauseEvent}, id, wrap(fn), optionFuncs(opts, func(o EventOption) func(*handlerSpec) error { return o.applyEvent }))
 }
 
 // Timer runs fn every interval for each object (kopf's @timer), while the
 // object exists. A tick holds the object's lock, so it never overlaps the
-// object's other handlers or another tick. Options: WithInitialDelay,
-// WithIdle, filters.
+// object's create, update, field, resume, delete and reconcile handlers or
+// another tick (event handlers and daemon bodies are not excluded; see the
+// package doc). Options: WithInitialDelay, WithIdle, filters.
 func (k *Kind[T]) Timer(id string, interval time.Duration, fn TypedHandler[T], opts ...TimerOption) error {
 	if interval <= 0 {
 		return fmt.Errorf("timer %q: interval %s must be positive", id, interval)

@@ -486,7 +486,6 @@ func TestAppOperatorOnRealControlPlane(t *testing.T) {
 	}
 }
 
-
 // httpVerb maps an audit verb to the HTTP method the client sent.
 func httpVerb(v string) string {
 	switch v {
