@@ -1,6 +1,6 @@
 // Package server serves optel's telemetry and probes over HTTP.
 //
-// One listener by default (the seed asked for one port): /metrics
+// One listener by default, so an operator needs one port: /metrics
 // (Prometheus text or OpenMetrics), /metrics.json (JSON snapshot), /healthz
 // and /readyz (probe reports), plus any ExtraHandlers. Setting
 // HealthProbeBindAddress moves the probes to a second listener, so kubelet

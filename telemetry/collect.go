@@ -7,8 +7,8 @@ import (
 )
 
 // CollectFunc runs at collection time, before values are read: the place to
-// refresh gauges from state that is expensive to track continuously (the
-// seed's @kopf.on.prometheus). It may record on synchronous instruments
+// refresh gauges from state that is expensive to track continuously (what
+// kopf users asked for as @kopf.on.prometheus). It may record on synchronous instruments
 // (Gauge.Record, which is idempotent) and observe nothing else; for
 // asynchronous instruments use Meter().RegisterCallback, which the SDK runs at
 // the same moment.

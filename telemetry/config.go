@@ -40,19 +40,21 @@ const (
 
 // Environment variables read by New. Options and flags win over them.
 const (
-	EnvMetricsExporter     = "OTEL_METRICS_EXPORTER"
-	EnvOTLPEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	EnvOTLPMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-	EnvOTLPProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	EnvOTLPMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
-	EnvOTLPHeaders         = "OTEL_EXPORTER_OTLP_HEADERS"
-	EnvOTLPMetricsHeaders  = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
-	EnvOTLPTimeout         = "OTEL_EXPORTER_OTLP_TIMEOUT"
-	EnvOTLPMetricsTimeout  = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
-	EnvOTLPInsecure        = "OTEL_EXPORTER_OTLP_INSECURE"
-	EnvOTLPMetricsInsecure = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
-	EnvOTLPCompression     = "OTEL_EXPORTER_OTLP_COMPRESSION"
-	EnvMetricExportInteval = "OTEL_METRIC_EXPORT_INTERVAL"
+	EnvMetricsExporter      = "OTEL_METRICS_EXPORTER"
+	EnvOTLPEndpoint         = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPMetricsEndpoint  = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	EnvOTLPProtocol         = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvOTLPMetricsProtocol  = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	EnvOTLPHeaders          = "OTEL_EXPORTER_OTLP_HEADERS"
+	EnvOTLPMetricsHeaders   = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
+	EnvOTLPTimeout          = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	EnvOTLPMetricsTimeout   = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	EnvOTLPInsecure         = "OTEL_EXPORTER_OTLP_INSECURE"
+	EnvOTLPMetricsInsecure  = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
+	EnvOTLPCompression      = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	EnvMetricExportInterval = "OTEL_METRIC_EXPORT_INTERVAL"
+	// Deprecated: misspelled; use EnvMetricExportInterval.
+	EnvMetricExportInteval = EnvMetricExportInterval
 	EnvExemplarFilter      = "OTEL_METRICS_EXEMPLAR_FILTER"
 	EnvServiceName         = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes  = "OTEL_RESOURCE_ATTRIBUTES"
@@ -297,7 +299,7 @@ func newConfig(opts []Option) (*config, error) {
 	if err := c.resolveOTLP(); err != nil {
 		return nil, err
 	}
-	if err := fromEnv(c, &c.interval, parseMillis, EnvMetricExportInteval); err != nil {
+	if err := fromEnv(c, &c.interval, parseMillis, EnvMetricExportInterval); err != nil {
 		return nil, err
 	}
 	if !c.interval.isSet() {

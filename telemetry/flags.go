@@ -70,7 +70,7 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 	f.exporters.bind(fs, FlagExporters, DefaultExporters, "string", exporters,
 		"Comma-separated metric exporters: prometheus, otlp, json, console, none, or a registered third-party name. Overrides "+EnvMetricsExporter+".")
 	f.interval.bind(fs, FlagExportInterval, DefaultExportInterval.String(), "duration", parseDuration,
-		"How often push exporters (otlp, console) export. Overrides "+EnvMetricExportInteval+".")
+		"How often push exporters (otlp, console) export. Overrides "+EnvMetricExportInterval+".")
 	f.cardinality.bind(fs, FlagCardinalityLimit, strconv.Itoa(DefaultCardinalityLimit), "int", parseLimit,
 		"Maximum attribute sets per instrument; the excess folds into one series with otel.metric.overflow=true. 0 means no limit.")
 	f.endpoint.bind(fs, FlagOTLPEndpoint, "", "string", parseEndpoint,
@@ -170,7 +170,7 @@ var Environment = []EnvVar{
 	{EnvOTLPInsecure, "false", "Plaintext for a host:port endpoint."},
 	{EnvOTLPMetricsInsecure, "", "Metrics-only; wins over " + EnvOTLPInsecure + "."},
 	{EnvOTLPCompression, "none", "gzip or none."},
-	{EnvMetricExportInteval, "60000", "Push interval in milliseconds."},
+	{EnvMetricExportInterval, "60000", "Push interval in milliseconds."},
 	{EnvExemplarFilter, string(ExemplarsOff), "always_off, trace_based or always_on (optel defaults to always_off, unlike the SDK). --" + FlagExemplarFilter + " wins."},
 	{EnvServiceName, "program name", "service.name resource attribute; wins over OTEL_RESOURCE_ATTRIBUTES and WithServiceName."},
 	{EnvResourceAttributes, "", "Extra resource attributes, key=value pairs, comma-separated."},

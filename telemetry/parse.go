@@ -86,8 +86,8 @@ func parseKeyValues(src, s string) (map[string]string, error) {
 	return out, nil
 }
 
-// parseDuration accepts a Go duration ("10s", "500ms"). Zero is rejected
-// when positive is set; negative values are always rejected.
+// parseDuration accepts a positive Go duration ("10s", "500ms"); zero and
+// negative values are rejected.
 func parseDuration(src, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {

@@ -21,8 +21,10 @@ import (
 	"github.com/optel-dev/optel/internal/observ"
 )
 
-// Provider owns one SDK MeterProvider with one reader per configured
-// exporter. Everything recorded through it is rendered by all of them.
+// Provider owns one SDK MeterProvider with one reader per push exporter
+// (OTLP, console) and one reader shared by the pull exporters (Prometheus
+// and JSON), so each series is aggregated once for both. Everything
+// recorded through it is rendered by every configured exporter.
 //
 // A Provider is safe for concurrent use. After Shutdown, instruments keep
 // accepting measurements (they are dropped, as the SDK does) and
