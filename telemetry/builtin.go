@@ -51,6 +51,9 @@ func newOTLP(ctx context.Context, s ExporterSettings) (Exporter, error) {
 		otlp.WithInsecure(s.OTLP.Insecure),
 		otlp.WithCompression(s.OTLP.Compression),
 	}
+	if s.OTLP.Temporality != "" {
+		opts = append(opts, otlp.WithTemporality(s.OTLP.Temporality))
+	}
 	if s.OTLP.Endpoint != "" {
 		opts = append(opts, otlp.WithEndpoint(s.OTLP.Endpoint))
 	}

@@ -52,6 +52,7 @@ const (
 	EnvOTLPInsecure         = "OTEL_EXPORTER_OTLP_INSECURE"
 	EnvOTLPMetricsInsecure  = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
 	EnvOTLPCompression      = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	EnvOTLPTemporality      = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
 	EnvMetricExportInterval = "OTEL_METRIC_EXPORT_INTERVAL"
 	// Deprecated: misspelled; use EnvMetricExportInterval.
 	EnvMetricExportInteval = EnvMetricExportInterval
@@ -86,6 +87,7 @@ type config struct {
 	timeout          setting[time.Duration]
 	insecure         setting[bool]
 	compression      setting[otlp.Compression]
+	temporality      setting[otlp.Temporality]
 	interval         setting[time.Duration]
 	cardinality      setting[int]
 
@@ -141,6 +143,14 @@ func WithOTLPTimeout(d time.Duration) Option {
 // WithOTLPInsecure sends OTLP over plaintext to a bare host:port endpoint.
 func WithOTLPInsecure(b bool) Option {
 	return optionFunc(func(c *config) { c.insecure.set(b, "WithOTLPInsecure") })
+}
+
+// WithOTLPTemporality sets the OTLP temporality preference: cumulative
+// (default; a failed export loses nothing), delta or lowmemory (a failed
+// export loses its delta points, counted in
+// optel.telemetry.export.dropped_points).
+func WithOTLPTemporality(t otlp.Temporality) Option {
+	return optionFunc(func(c *config) { c.temporality.set(t, "WithOTLPTemporality") })
 }
 
 // WithOTLPCompression selects gzip or none (default).
@@ -377,6 +387,12 @@ func (c *config) resolveOTLP() error {
 	}
 	if !c.compression.isSet() {
 		c.compression.set(otlp.NoCompression, "default")
+	}
+	if err := fromEnv(c, &c.temporality, parseTemporality, EnvOTLPTemporality); err != nil {
+		return err
+	}
+	if !c.temporality.isSet() {
+		c.temporality.set(otlp.Cumulative, "default")
 	}
 	return nil
 }

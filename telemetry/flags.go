@@ -21,6 +21,7 @@ const (
 	FlagOTLPHeaders      = "otlp-headers"
 	FlagOTLPTimeout      = "otlp-timeout"
 	FlagOTLPCompression  = "otlp-compression"
+	FlagOTLPTemporality  = "otlp-temporality"
 	FlagMetricsNaming    = "metrics-naming"
 	FlagPromEncoder      = "prometheus-encoder"
 	FlagExemplarFilter   = "telemetry-exemplar-filter"
@@ -50,6 +51,7 @@ type Flags struct {
 	headers     flagValue[map[string]string]
 	timeout     flagValue[time.Duration]
 	compression flagValue[otlp.Compression]
+	temporality flagValue[otlp.Temporality]
 	naming      flagValue[prometheus.Naming]
 	encoder     flagValue[prometheus.Encoder]
 	exemplars   flagValue[ExemplarFilter]
@@ -92,6 +94,8 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 		"Which measurements may become exemplars: always_off, trace_based or always_on. Overrides "+EnvExemplarFilter+".")
 	f.compression.bind(fs, FlagOTLPCompression, string(otlp.NoCompression), "string", parseCompression,
 		"OTLP payload compression: gzip or none. Overrides "+EnvOTLPCompression+".")
+	f.temporality.bind(fs, FlagOTLPTemporality, string(otlp.Cumulative), "string", parseTemporality,
+		"OTLP temporality: cumulative (a failed export loses nothing), delta or lowmemory (a failed export loses its delta points, counted in optel.telemetry.export.dropped_points). Overrides "+EnvOTLPTemporality+".")
 }
 
 // Options returns one Option per flag that was given on the command line.
@@ -108,6 +112,7 @@ func (f *Flags) Options() []Option {
 	opts = appendGiven(opts, &f.headers, func(c *config) *setting[map[string]string] { return &c.headers })
 	opts = appendGiven(opts, &f.timeout, func(c *config) *setting[time.Duration] { return &c.timeout })
 	opts = appendGiven(opts, &f.compression, func(c *config) *setting[otlp.Compression] { return &c.compression })
+	opts = appendGiven(opts, &f.temporality, func(c *config) *setting[otlp.Temporality] { return &c.temporality })
 	opts = appendGiven(opts, &f.naming, func(c *config) *setting[prometheus.Naming] { return &c.naming })
 	opts = appendGiven(opts, &f.encoder, func(c *config) *setting[prometheus.Encoder] { return &c.encoder })
 	opts = appendGiven(opts, &f.exemplars, func(c *config) *setting[ExemplarFilter] { return &c.exemplars })
@@ -170,6 +175,7 @@ var Environment = []EnvVar{
 	{EnvOTLPInsecure, "false", "Plaintext for a host:port endpoint."},
 	{EnvOTLPMetricsInsecure, "", "Metrics-only; wins over " + EnvOTLPInsecure + "."},
 	{EnvOTLPCompression, "none", "gzip or none."},
+	{EnvOTLPTemporality, "cumulative", "cumulative, delta or lowmemory; with delta or lowmemory a failed export loses its delta points (counted in optel.telemetry.export.dropped_points). --otlp-temporality wins."},
 	{EnvMetricExportInterval, "60000", "Push interval in milliseconds."},
 	{EnvExemplarFilter, string(ExemplarsOff), "always_off, trace_based or always_on (optel defaults to always_off, unlike the SDK). --" + FlagExemplarFilter + " wins."},
 	{EnvServiceName, "program name", "service.name resource attribute; wins over OTEL_RESOURCE_ATTRIBUTES and WithServiceName."},

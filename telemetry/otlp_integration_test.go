@@ -3,7 +3,9 @@ package telemetry_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +208,121 @@ func TestCollectorDownAtStart(t *testing.T) {
 	})
 	col.Start()
 	testpeers.Eventually(t, 30*time.Second, sinkValue(col, "late.things", map[string]string{}, 6))
+}
+
+// TestTemporalityAcrossCollectorOutage stops a real Collector while
+// points are recorded, for each temporality preference given the way the
+// OTel specification gives it (the environment). Cumulative delivers the
+// exact total after the outage and drops nothing; delta loses exactly the
+// points recorded during the outage and counts them as dropped.
+func TestTemporalityAcrossCollectorOutage(t *testing.T) {
+	for _, tc := range []struct {
+		pref      string
+		wantTotal float64
+	}{
+		{"cumulative", 40},
+		{"delta", 15},
+	} {
+		t.Run(tc.pref, func(t *testing.T) {
+			col := testpeers.StartCollector(t)
+			ctx := context.Background()
+			tp, err := telemetry.New(ctx,
+				telemetry.WithEnvironment(func(k string) (string, bool) {
+					if k == telemetry.EnvOTLPTemporality {
+						return tc.pref, true
+					}
+					return "", false
+				}),
+				telemetry.WithExporters("otlp"),
+				telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
+				telemetry.WithOTLPTimeout(500*time.Millisecond),
+				telemetry.WithExportInterval(200*time.Millisecond),
+				telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tp.Shutdown(ctx)
+			c, _ := tp.Meter("test").Int64Counter("temporality.things", metric.WithDescription("things"))
+			attrs := telemetry.NewAttributes(attribute.String("pref", tc.pref))
+			want := map[string]string{"pref": tc.pref}
+			c.Add(ctx, 10, attrs.Add()...)
+			testpeers.Eventually(t, 20*time.Second, sinkValue(col, "temporality.things", want, 10))
+
+			col.Stop()
+			waitFailures := func(n int64) {
+				testpeers.Eventually(t, 20*time.Second, func() string {
+					if f := tp.ExportFailures()["otlp"]; f < n {
+						return fmt.Sprintf("%d failed exports, want %d", f, n)
+					}
+					return ""
+				})
+			}
+			waitFailures(1)
+			c.Add(ctx, 25, attrs.Add()...) // recorded while every export fails
+			waitFailures(tp.ExportFailures()["otlp"] + 2)
+			before := col.Sink.Requests()
+			col.Start()
+			// Record the last points once exports reach the collector
+			// again: the first exports after a restart can still fail while
+			// the gRPC client reconnects.
+			testpeers.Eventually(t, 30*time.Second, func() string {
+				if col.Sink.Requests() <= before+1 {
+					return "no export has reached the restarted collector yet"
+				}
+				return ""
+			})
+			c.Add(ctx, 5, attrs.Add()...)
+			testpeers.Eventually(t, 30*time.Second, sinkValue(col, "temporality.things", want, tc.wantTotal))
+			time.Sleep(time.Second) // more exports: nothing else may arrive
+			if v, _ := col.Sink.Value("temporality.things", want); v != tc.wantTotal {
+				t.Errorf("collector total %v, want %v", v, tc.wantTotal)
+			}
+			dropped := tp.DroppedPoints()["otlp"]
+			switch tc.pref {
+			case "cumulative":
+				if dropped != 0 {
+					t.Errorf("cumulative counted %d dropped points", dropped)
+				}
+			case "delta":
+				if dropped == 0 {
+					t.Error("delta lost the outage's points but counted none as dropped")
+				}
+			}
+			t.Logf("%s: collector total %v after the outage, %d delta points counted as dropped", tc.pref, tc.wantTotal, dropped)
+		})
+	}
+}
+
+// TestFinalExportFailureAtShutdownIsLogged: with the collector down at
+// shutdown, the final export fails; it is counted and logged once at
+// warning level, whatever the error handler does.
+func TestFinalExportFailureAtShutdownIsLogged(t *testing.T) {
+	col := testpeers.StartCollector(t)
+	ctx := context.Background()
+	var buf testpeers.SyncBuffer
+	tp, err := telemetry.New(ctx,
+		telemetry.WithEnvironment(noEnv),
+		telemetry.WithExporters("otlp"),
+		telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
+		telemetry.WithOTLPTimeout(300*time.Millisecond),
+		telemetry.WithExportInterval(time.Hour), // only the final export runs
+		telemetry.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))),
+		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := tp.Meter("test").Int64Counter("final.things", metric.WithDescription("things"))
+	c.Add(ctx, 3)
+	col.Stop()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = tp.Shutdown(sctx)
+	if f := tp.ExportFailures()["otlp"]; f != 1 {
+		t.Errorf("final export failures counted %d, want 1", f)
+	}
+	if n := strings.Count(buf.String(), "final export failed at shutdown"); n != 1 {
+		t.Errorf("shutdown logged the lost final export %d times, want once:\n%s", n, buf.String())
+	}
 }

@@ -129,6 +129,14 @@ func parseCompression(src, s string) (otlp.Compression, error) {
 	return "", &ConfigError{Source: src, Value: s, Reason: "unknown compression", Accepted: "gzip, none"}
 }
 
+func parseTemporality(src, s string) (otlp.Temporality, error) {
+	t, err := otlp.ParseTemporality(s)
+	if err != nil {
+		return "", &ConfigError{Source: src, Value: s, Reason: "unknown temporality", Accepted: "cumulative, delta, lowmemory"}
+	}
+	return t, nil
+}
+
 func parseLimit(src, s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 0 {

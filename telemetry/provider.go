@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -39,7 +40,9 @@ type Provider struct {
 	handler   ErrorHandler
 
 	failures         map[string]*atomic.Int64
+	dropped          map[string]*atomic.Int64
 	failureAttrs     map[string]metric.ObserveOption
+	log              *slog.Logger
 	callbackFailures atomic.Int64
 
 	hooksMu sync.RWMutex
@@ -74,7 +77,9 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		exporters:    map[string]Exporter{},
 		routes:       map[string]http.Handler{},
 		failures:     map[string]*atomic.Int64{},
+		dropped:      map[string]*atomic.Int64{},
 		failureAttrs: map[string]metric.ObserveOption{},
+		log:          c.logger,
 	}
 
 	var producers []sdkmetric.Producer
@@ -99,8 +104,8 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 	registered := map[sdkmetric.Reader]bool{}
 	for _, name := range c.exporters.val {
 		f, _ := c.registry.get(name) // parseExporters checked it exists
-		counter := new(atomic.Int64)
-		p.failures[name] = counter
+		counter, dropped := new(atomic.Int64), new(atomic.Int64)
+		p.failures[name], p.dropped[name] = counter, dropped
 		p.failureAttrs[name] = metric.WithAttributeSet(attribute.NewSet(observ.AttrExporter.String(name)))
 		s := ExporterSettings{
 			Name: name,
@@ -112,6 +117,7 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 				Timeout:          c.timeout.val,
 				Insecure:         c.insecure.val,
 				Compression:      c.compression.val,
+				Temporality:      c.temporality.val,
 			},
 			ExportInterval:    c.interval.val,
 			Producers:         producers,
@@ -120,6 +126,7 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 			PrometheusEncoder: c.encoder.val,
 			Console:           c.console,
 			ReportError:       p.reportFunc(name, counter),
+			ReportDropped:     func(n int) { dropped.Add(int64(n)) },
 			PullReader:        pull,
 		}
 		exp, err := f.NewExporter(ctx, s)
@@ -183,9 +190,12 @@ func (p *Provider) registerSelfMetrics() error {
 		for name, c := range p.failures {
 			o.ObserveInt64(inst.ExportFailures, c.Load(), p.failureAttrs[name])
 		}
+		for name, c := range p.dropped {
+			o.ObserveInt64(inst.ExportDropped, c.Load(), p.failureAttrs[name])
+		}
 		o.ObserveInt64(inst.CallbackFailures, p.callbackFailures.Load())
 		return nil
-	}, inst.ExportFailures, inst.CallbackFailures)
+	}, inst.ExportFailures, inst.CallbackFailures, inst.ExportDropped)
 	return err
 }
 
@@ -220,6 +230,16 @@ func (p *Provider) Exporter(name string) (Exporter, bool) {
 // ("/metrics", "/metrics.json").
 func (p *Provider) Routes() map[string]http.Handler { return maps.Clone(p.routes) }
 
+// DroppedPoints returns, per exporter, the delta-temporality data points
+// that failed exports lost (optel.telemetry.export.dropped_points).
+func (p *Provider) DroppedPoints() map[string]int64 {
+	out := make(map[string]int64, len(p.dropped))
+	for n, c := range p.dropped {
+		out[n] = c.Load()
+	}
+	return out
+}
+
 // ExportFailures returns the number of failed exports per exporter so far.
 func (p *Provider) ExportFailures() map[string]int64 {
 	out := make(map[string]int64, len(p.failures))
@@ -239,12 +259,24 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 
 // Shutdown flushes push exporters and shuts every reader down, within ctx's
 // deadline. It is idempotent: later calls return the first call's result.
+//
+// A push exporter's final export can fail (the collector is down): it is
+// counted in optel.telemetry.export.failures like any other, and logged
+// once at warning level whatever the error handler's rate limit, because
+// nothing after it will carry the totals: what was recorded since that
+// exporter's last successful export is not delivered.
 func (p *Provider) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
+		before := p.ExportFailures()
 		p.down.Store(true)
 		err := p.mp.Shutdown(ctx)
 		if err != nil && !errors.Is(err, sdkmetric.ErrReaderShutdown) {
 			p.shutdownErr = fmt.Errorf("shut down telemetry: %w", err)
+		}
+		for name, n := range p.ExportFailures() {
+			if n > before[name] && p.log != nil {
+				p.log.Warn("final export failed at shutdown; data recorded since its last successful export was not delivered", "exporter", name)
+			}
 		}
 	})
 	return p.shutdownErr

@@ -76,6 +76,9 @@ type ExporterSettings struct {
 	// ReportError counts an export failure under this exporter's name and
 	// hands it to the error handler. It never blocks.
 	ReportError func(error)
+	// ReportDropped counts data points that a failed export lost for good
+	// (delta temporality), under this exporter's name.
+	ReportDropped func(points int)
 }
 
 // OTLPSettings are the resolved OTLP options.
@@ -90,6 +93,7 @@ type OTLPSettings struct {
 	Timeout          time.Duration
 	Insecure         bool
 	Compression      otlp.Compression
+	Temporality      otlp.Temporality
 }
 
 // PeriodicReader wraps a push exporter in a periodic reader with the
@@ -104,21 +108,28 @@ func (s ExporterSettings) PeriodicReader(exp sdkmetric.Exporter) sdkmetric.Reade
 	for _, p := range s.Producers {
 		opts = append(opts, sdkmetric.WithProducer(p))
 	}
-	return sdkmetric.NewPeriodicReader(&countingExporter{Exporter: exp, report: s.ReportError}, opts...)
+	return sdkmetric.NewPeriodicReader(&countingExporter{Exporter: exp, report: s.ReportError, dropped: s.ReportDropped}, opts...)
 }
 
 // countingExporter reports failed exports and then swallows them: the reader
-// has nothing to do with the error, and cumulative temporality means the next
-// export carries everything.
+// has nothing to do with the error. With cumulative temporality the next
+// export carries everything; the delta points of a failed export are lost,
+// and counted.
 type countingExporter struct {
 	sdkmetric.Exporter
-	report func(error)
+	report  func(error)
+	dropped func(points int)
 }
 
 func (c *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	if err := c.Exporter.Export(ctx, rm); err != nil {
 		if c.report != nil {
 			c.report(err)
+		}
+		if c.dropped != nil {
+			if n := otlp.DeltaPoints(rm); n > 0 {
+				c.dropped(n)
+			}
 		}
 	}
 	return nil

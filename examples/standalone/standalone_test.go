@@ -306,6 +306,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"env negative interval", []string{"OTEL_METRIC_EXPORT_INTERVAL=-1"}, nil, []string{"OTEL_METRIC_EXPORT_INTERVAL", "accepted"}},
 		{"env endpoint", []string{"OTEL_EXPORTER_OTLP_ENDPOINT=collector"}, nil, []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "accepted"}},
 		{"env headers", []string{"OTEL_EXPORTER_OTLP_HEADERS=a"}, nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", "key=value"}},
+		{"env temporality", []string{"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=weekly"}, nil, []string{"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative, delta, lowmemory"}},
+		{"bad temporality flag", nil, []string{"--otlp-temporality=weekly"}, []string{"--otlp-temporality", "cumulative, delta, lowmemory"}},
 		{"bind address", nil, []string{"--metrics-bind-address=nowhere"}, []string{"--metrics-bind-address", "accepted"}},
 		{"unknown flag", nil, []string{"--metrics-bind-adress=:1"}, []string{"unknown flag"}},
 		// TLS without authentication would serve /metrics to anyone: refused.

@@ -119,6 +119,7 @@ type config struct {
 	insecure    bool
 	compression Compression
 	tls         *tls.Config
+	temporality Temporality
 
 	maxPoints    int
 	maxPointsSet bool
@@ -166,10 +167,13 @@ func WithTLSConfig(t *tls.Config) Option { return optionFunc(func(c *config) { c
 // New returns an OTLP metric exporter for the chosen protocol. It does not
 // connect: a collector that is down makes exports fail, never New.
 //
-// The returned exporter uses cumulative temporality, so an export that fails
-// loses nothing: the next successful one carries the totals.
+// The returned exporter uses cumulative temporality unless WithTemporality
+// says otherwise, so an export that fails loses nothing: the next successful
+// one carries the totals. The temporality is passed to the OTel exporter
+// explicitly, so OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE in the
+// environment cannot change it behind the caller's back.
 func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
-	c := config{protocol: GRPC, timeout: defaultTimeout, compression: NoCompression}
+	c := config{protocol: GRPC, timeout: defaultTimeout, compression: NoCompression, temporality: Cumulative}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -186,13 +190,16 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 	if c.timeout <= 0 {
 		return nil, fmt.Errorf("otlp timeout %v: must be greater than zero", c.timeout)
 	}
+	if _, err := ParseTemporality(string(c.temporality)); err != nil {
+		return nil, fmt.Errorf("otlp: %w", err)
+	}
 	insecure := c.insecure
 	if ep.Scheme != "" {
 		insecure = ep.Scheme == "http"
 	}
 	switch c.protocol {
 	case GRPC:
-		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(ep.Host), otlpmetricgrpc.WithTimeout(c.timeout)}
+		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(ep.Host), otlpmetricgrpc.WithTimeout(c.timeout), otlpmetricgrpc.WithTemporalitySelector(c.temporality.Selector())}
 		if insecure {
 			o = append(o, otlpmetricgrpc.WithInsecure())
 		} else if c.tls != nil {
@@ -217,7 +224,7 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 		case c.appendPath:
 			path = strings.TrimSuffix(path, "/") + metricsPath
 		}
-		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(ep.Host), otlpmetrichttp.WithURLPath(path), otlpmetrichttp.WithTimeout(c.timeout)}
+		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(ep.Host), otlpmetrichttp.WithURLPath(path), otlpmetrichttp.WithTimeout(c.timeout), otlpmetrichttp.WithTemporalitySelector(c.temporality.Selector())}
 		if insecure {
 			o = append(o, otlpmetrichttp.WithInsecure())
 		} else if c.tls != nil {

@@ -23,6 +23,7 @@ const ScopeName = "github.com/optel-dev/optel"
 const (
 	ExportFailures   = "optel.telemetry.export.failures"
 	CallbackFailures = "optel.telemetry.callback.failures"
+	ExportDropped    = "optel.telemetry.export.dropped_points"
 	ProbeStatus      = "optel.probe.status"
 	ProbeDuration    = "optel.probe.duration"
 
@@ -77,6 +78,7 @@ type Spec struct {
 var Catalog = []Spec{
 	{ExportFailures, "counter", "{failure}", "Metric exports that failed, by exporter. Failures never block recording; the next export carries cumulative values.", []attribute.Key{AttrExporter}},
 	{CallbackFailures, "counter", "{failure}", "Collect-time callbacks that returned an error or panicked.", nil},
+	{ExportDropped, "counter", "{point}", "Delta-temporality data points lost because their export failed (only with --otlp-temporality delta or lowmemory; cumulative points are carried by the next export), by exporter.", []attribute.Key{AttrExporter}},
 	{ProbeStatus, "gauge", "", "Result of the last run of a probe: 1 passed, 0 failed.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{ProbeDuration, "histogram", "s", "Time a probe took to run, including a timeout.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{HandlerInvocations, "counter", "{invocation}", "Handler runs by outcome: success, temporary_error, permanent_error, panic or timeout. Initialised to 0 for every registered handler.", []attribute.Key{AttrResource, AttrHandler, AttrCause, AttrOutcome}},
@@ -187,6 +189,7 @@ func (b *builder) err() error { return errors.Join(b.errs...) }
 type Telemetry struct {
 	ExportFailures   metric.Int64ObservableCounter
 	CallbackFailures metric.Int64ObservableCounter
+	ExportDropped    metric.Int64ObservableCounter
 }
 
 // NewTelemetry creates the telemetry package's instruments on m. They are
@@ -194,7 +197,7 @@ type Telemetry struct {
 // collection time, so nothing here can block an export path.
 func NewTelemetry(m metric.Meter) (Telemetry, error) {
 	b := &builder{m: m}
-	t := Telemetry{ExportFailures: b.observableCounter(ExportFailures), CallbackFailures: b.observableCounter(CallbackFailures)}
+	t := Telemetry{ExportFailures: b.observableCounter(ExportFailures), CallbackFailures: b.observableCounter(CallbackFailures), ExportDropped: b.observableCounter(ExportDropped)}
 	return t, b.err()
 }
 

@@ -109,18 +109,20 @@ func (c *Collector) Stop() {
 func (c *Collector) Output() string { return c.proc.Output() }
 
 // Sink receives the collector's otlphttp exports and keeps, per series, the
-// latest value: a sum's or gauge's value, a histogram's count.
+// latest value: a cumulative sum's or gauge's value, a histogram's count;
+// for a delta sum, the total of every point received.
 type Sink struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	series   map[string]float64
+	series   map[string]float64 // cumulative values; for delta sums, the total received
+	deltas   map[string]float64
 	resource map[string]string
 	requests int
 }
 
 func newSink(t testing.TB) *Sink {
-	s := &Sink{series: map[string]float64{}, resource: map[string]string{}}
+	s := &Sink{series: map[string]float64{}, deltas: map[string]float64{}, resource: map[string]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -174,7 +176,13 @@ func (s *Sink) add(m *metricspb.Metric) {
 	switch d := m.Data.(type) {
 	case *metricspb.Metric_Sum:
 		for _, p := range d.Sum.DataPoints {
-			s.series[SeriesKey(m.Name, attrMap(p.Attributes))] = num(p)
+			k := SeriesKey(m.Name, attrMap(p.Attributes))
+			if d.Sum.AggregationTemporality == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA {
+				s.deltas[k] += num(p)
+				s.series[k] = s.deltas[k]
+				continue
+			}
+			s.series[k] = num(p)
 		}
 	case *metricspb.Metric_Gauge:
 		for _, p := range d.Gauge.DataPoints {
