@@ -49,6 +49,7 @@ type Operator struct {
 	background  []activity
 
 	leader      atomic.Bool
+	lostLease   atomic.Bool
 	synced      atomic.Bool
 	leaderSince atomic.Int64 // unix nanoseconds; 0 before leading
 
@@ -253,6 +254,19 @@ func (o *Operator) shutdownTelemetry() {
 	_ = o.tel.ForceFlush(ctx)
 }
 
+// runWithLeaderElection runs the leader's term while this replica holds
+// the Lease. Two rules keep two replicas out of one object's handlers:
+//
+//   - At shutdown the Lease is released only after this replica's handlers,
+//     timers and daemons have stopped (runLeader returned), so a standby
+//     cannot take over while they still run.
+//   - When the Lease is lost (renewals failed for RenewDeadline), intake
+//     stops and running handlers are cancelled at once, without the
+//     graceful-shutdown wait: another replica may acquire the Lease once
+//     LeaseDuration has passed since the last renewal.
+//
+// A handler that ignores its context can still run after it was
+// cancelled; that is the one way to overlap, and handlers must honour ctx.
 func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	host, _ := os.Hostname()
 	identity := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
@@ -261,9 +275,24 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 		Client:     o.kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
 	}
+	// The elector's context is not the caller's: it ends (and the Lease is
+	// released) only after the term has shut down.
+	leCtx, stopElector := context.WithCancel(context.Background())
+	defer stopElector()
 	var runErr error
 	var led atomic.Bool
 	leaderDone := make(chan struct{})
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if !led.Load() {
+				stopElector() // a standby just stops campaigning
+			}
+		case <-returned:
+		}
+	}()
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   o.opts.LeaseDuration,
@@ -274,10 +303,25 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(lctx context.Context) {
 				defer close(leaderDone)
+				defer stopElector() // release the Lease only now
 				led.Store(true)
 				o.leader.Store(true)
 				o.log.Info("became leader", "identity", identity)
-				runErr = o.runLeader(lctx)
+				term, endTerm := context.WithCancel(ctx)
+				defer endTerm()
+				go func() {
+					select {
+					case <-lctx.Done():
+						if ctx.Err() == nil && leCtx.Err() == nil {
+							o.lostLease.Store(true)
+							o.leader.Store(false)
+							o.log.Error("leadership lost: stopping intake and cancelling running handlers now", "identity", identity)
+						}
+						endTerm()
+					case <-term.Done():
+					}
+				}()
+				runErr = o.runLeader(term)
 			},
 			OnStoppedLeading: func() { o.leader.Store(false) },
 		},
@@ -285,7 +329,7 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	le.Run(ctx) // returns when ctx ends or leadership is lost
+	le.Run(leCtx) // returns when the Lease is lost or released
 	o.leader.Store(false)
 	if led.Load() {
 		// client-go runs OnStartedLeading in its own goroutine and does not
@@ -295,7 +339,7 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	if runErr != nil {
 		return runErr
 	}
-	if led.Load() && ctx.Err() == nil {
+	if o.lostLease.Load() {
 		return ErrLeadershipLost
 	}
 	return nil
@@ -354,7 +398,11 @@ func (o *Operator) runLeader(ctx context.Context) error {
 	for _, c := range cs {
 		c.stopIntake()
 	}
-	// 2. let running handlers finish within the deadline, then cancel them.
+	// 2. let running handlers finish within the deadline, then cancel them;
+	// after a lost Lease, cancel them now.
+	if o.lostLease.Load() {
+		cancelWork()
+	}
 	done := make(chan struct{})
 	go func() { workers.Wait(); close(done) }()
 	select {

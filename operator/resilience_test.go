@@ -2,9 +2,16 @@ package operator_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/optel-dev/optel/operator"
 )
@@ -137,5 +144,161 @@ func TestLeaderElectionTwoReplicas(t *testing.T) {
 	})
 	if n.get("a/two") != 0 || n.get("b/one") != 0 {
 		t.Errorf("handled twice: %v", n.String())
+	}
+}
+
+// TestLeaderHandoverNeverOverlaps runs two real replicas under load and
+// forces a leader change two ways: the leader is stopped (graceful: it
+// must keep the Lease until its handlers finished), or its Lease is
+// stolen (it must cancel running handlers at once, before the other
+// replica can acquire it). Every handler run records its start and end per
+// object; no two runs for one object may overlap, across replicas.
+func TestLeaderHandoverNeverOverlaps(t *testing.T) {
+	for _, tc := range []struct {
+		force string
+		work  time.Duration // longer than the Lease when stolen, so a leader that kept running would overlap
+	}{{"leader stopped", time.Second}, {"lease stolen", 3 * time.Second}} {
+		force := tc.force
+		t.Run(force, func(t *testing.T) {
+			id := "handover-" + strings.ReplaceAll(force, " ", "-")
+			opts := func() operator.Options {
+				return operator.Options{
+					LeaderElect: true, LeaderElectionID: id, Workers: 4,
+					LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 200 * time.Millisecond,
+					GracefulShutdownTimeout: 20 * time.Second,
+				}
+			}
+			a := newEnv(t, opts())
+			b := &env{t: t, ns: a.ns, dc: a.dc}
+			b.build(opts())
+			type span struct {
+				replica, obj string
+				start, end   time.Time
+			}
+			var mu sync.Mutex
+			var spans []span
+			runs := map[string]int{}
+			for name, e := range map[string]*env{"a": a, "b": b} {
+				must(t, e.op.OnCreate(gadgets, "slow", func(ctx context.Context, ev *operator.Event) error {
+					s := span{replica: name, obj: ev.Object.GetName(), start: time.Now()}
+					select { // a handler that honours its context
+					case <-time.After(tc.work):
+					case <-ctx.Done():
+					}
+					s.end = time.Now()
+					mu.Lock()
+					spans = append(spans, s)
+					if ctx.Err() == nil {
+						runs[s.obj]++
+					}
+					mu.Unlock()
+					return ctx.Err()
+				}))
+			}
+			a.start()
+			eventually(t, func() string {
+				if !a.op.IsLeader() {
+					return "a never became leader"
+				}
+				return ""
+			})
+			b.start()
+			const n = 16
+			for i := range n {
+				a.create(fmt.Sprintf("g%d", i), nil)
+			}
+			eventually(t, func() string {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(spans) < 2 {
+					return "the leader has not handled anything yet"
+				}
+				return ""
+			})
+			switch force {
+			case "leader stopped":
+				a.stop()
+			case "lease stolen":
+				cs := kubernetes.NewForConfigOrDie(cp.Config()).CoordinationV1().Leases("default")
+				err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					l, err := cs.Get(context.Background(), id, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					intruder := "intruder"
+					now := metav1.NewMicroTime(time.Now())
+					l.Spec.HolderIdentity, l.Spec.RenewTime, l.Spec.AcquireTime = &intruder, &now, &now
+					_, err = cs.Update(context.Background(), l, metav1.UpdateOptions{})
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, func() string {
+				if !b.op.IsLeader() {
+					return "b did not take over"
+				}
+				return ""
+			})
+			eventuallyWithin(t, 60*time.Second, func() string {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(runs) < n {
+					return fmt.Sprintf("%d of %d objects handled to completion: %v", len(runs), n, runs)
+				}
+				return ""
+			})
+			if force == "lease stolen" {
+				if err := <-a.done; !errors.Is(err, operator.ErrLeadershipLost) {
+					t.Errorf("the replica whose Lease was stolen returned %v, want ErrLeadershipLost", err)
+				}
+				a.cancel()
+				a.cancel, a.done = nil, nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range spans {
+				for j := i + 1; j < len(spans); j++ {
+					x, y := spans[i], spans[j]
+					if x.obj == y.obj && x.start.Before(y.end) && y.start.Before(x.end) {
+						t.Errorf("%s: replica %s [%s, %s] overlaps replica %s [%s, %s]", x.obj,
+							x.replica, x.start.Format("05.000"), x.end.Format("05.000"), y.replica, y.start.Format("05.000"), y.end.Format("05.000"))
+					}
+				}
+			}
+			dups := 0
+			for _, c := range runs {
+				dups += c - 1
+			}
+			t.Logf("%s: %d runs (%d cut short by the handover), %d objects completed, %d completed twice", force, len(spans), len(spans)-sumRuns(runs), len(runs), dups)
+			if force == "leader stopped" && dups != 0 {
+				t.Errorf("a graceful handover ran %d handlers twice to completion: %v", dups, runs)
+			}
+		})
+	}
+}
+
+func sumRuns(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// eventuallyWithin is eventually with its own bound.
+func eventuallyWithin(t *testing.T, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

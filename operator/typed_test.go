@@ -228,7 +228,9 @@ func TestWatchesMapsRelatedObjects(t *testing.T) {
 	g2 := operator.For[*Gadget](e2.op, gadgets)
 	must(t, g2.OnCreate("c", func(context.Context, *operator.TypedEvent[*Gadget]) error { return nil }))
 	must(t, g2.Owns(operator.ForBuiltin[*corev1.ConfigMap](e2.op)))
-	err = e2.op.Run(ctx)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = e2.op.Run(rctx)
 	if err == nil || !strings.Contains(err.Error(), "no Reconcile handler") {
 		t.Fatalf("Run with Owns but no Reconcile: %v", err)
 	}
