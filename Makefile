@@ -85,6 +85,8 @@ test: tools vet fmt-check
 	$(GO) test -race -short -count=1 ./...
 	@echo ">> scrape storm: 50 scrapers for 60 s, alone so it cannot starve other tests"
 	$(GO) test -count=1 -run '^TestScrapeStorm$$' -v ./exporters/prometheus
+	@echo ">> 200 slow /metrics.json readers at 100k series, alone: heap bound"
+	$(GO) test -count=1 -run '^TestSlowJSONReaders$$' -v ./server
 	@$(MAKE) --no-print-directory fuzz bench-check getting-started-check
 
 ## getting-started-check: run docs/getting-started.md's commands, as a reader

@@ -25,7 +25,7 @@ func builtinExporters() map[string]ExporterFactory {
 // producers: bridged client_golang metrics would be dropped by the OTel
 // Prometheus exporter, and served twice if they were not.
 func newPrometheus(_ context.Context, s ExporterSettings) (Exporter, error) {
-	opts := []prometheus.Option{prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder)}
+	opts := []prometheus.Option{prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder), prometheus.WithMaxRequestsInFlight(s.MaxRequestsInFlight)}
 	if s.PullReader != nil && s.PrometheusEncoder != prometheus.EncoderStock {
 		opts = append(opts, prometheus.WithManualReader(s.PullReader))
 	}
@@ -34,9 +34,9 @@ func newPrometheus(_ context.Context, s ExporterSettings) (Exporter, error) {
 
 func newJSON(_ context.Context, s ExporterSettings) (Exporter, error) {
 	if s.PullReader != nil {
-		return jsonexp.New(jsonexp.WithManualReader(s.PullReader)), nil
+		return jsonexp.New(jsonexp.WithManualReader(s.PullReader), jsonexp.WithMaxRequestsInFlight(s.MaxRequestsInFlight)), nil
 	}
-	var opts []jsonexp.Option
+	opts := []jsonexp.Option{jsonexp.WithMaxRequestsInFlight(s.MaxRequestsInFlight)}
 	for _, p := range s.Producers {
 		opts = append(opts, jsonexp.WithProducer(p))
 	}

@@ -31,11 +31,13 @@ const (
 // Defaults. Every one is documented in docs/configuration.md, which a test
 // checks against this code.
 const (
-	DefaultExporters        = "prometheus,json"
-	DefaultOTLPProtocol     = otlp.GRPC
-	DefaultOTLPTimeout      = 10 * time.Second
-	DefaultExportInterval   = 60 * time.Second
-	DefaultCardinalityLimit = 2000
+	DefaultExporters    = "prometheus,json"
+	DefaultOTLPProtocol = otlp.GRPC
+	// DefaultMaxRequestsInFlight bounds concurrent requests per pull endpoint.
+	DefaultMaxRequestsInFlight = 64
+	DefaultOTLPTimeout         = 10 * time.Second
+	DefaultExportInterval      = 60 * time.Second
+	DefaultCardinalityLimit    = 2000
 )
 
 // Environment variables read by New. Options and flags win over them.
@@ -90,6 +92,7 @@ type config struct {
 	temporality      setting[otlp.Temporality]
 	interval         setting[time.Duration]
 	cardinality      setting[int]
+	maxInFlight      setting[int]
 
 	serviceName    string
 	serviceVersion string
@@ -143,6 +146,14 @@ func WithOTLPTimeout(d time.Duration) Option {
 // WithOTLPInsecure sends OTLP over plaintext to a bare host:port endpoint.
 func WithOTLPInsecure(b bool) Option {
 	return optionFunc(func(c *config) { c.insecure.set(b, "WithOTLPInsecure") })
+}
+
+// WithMaxRequestsInFlight bounds concurrent requests to each pull endpoint
+// (/metrics and /metrics.json); the excess gets 503 at once. Concurrent
+// requests to one endpoint share one collection. 0 means no bound. Default
+// DefaultMaxRequestsInFlight.
+func WithMaxRequestsInFlight(n int) Option {
+	return optionFunc(func(c *config) { c.maxInFlight.set(n, "WithMaxRequestsInFlight") })
 }
 
 // WithOTLPTemporality sets the OTLP temporality preference: cumulative
@@ -341,6 +352,12 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if !c.cardinality.isSet() {
 		c.cardinality.set(DefaultCardinalityLimit, "default")
+	}
+	if !c.maxInFlight.isSet() {
+		c.maxInFlight.set(DefaultMaxRequestsInFlight, "default")
+	}
+	if c.maxInFlight.val < 0 {
+		return nil, &ConfigError{Source: c.maxInFlight.src, Value: strconv.Itoa(c.maxInFlight.val), Reason: "must not be negative", Accepted: "0 (no limit) or a positive integer"}
 	}
 	if c.cardinality.val < 0 {
 		return nil, &ConfigError{Source: c.cardinality.src, Value: strconv.Itoa(c.cardinality.val), Reason: "must not be negative", Accepted: "0 (no limit) or a positive integer"}

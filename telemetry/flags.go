@@ -15,6 +15,7 @@ const (
 	FlagExporters        = "telemetry-exporters"
 	FlagExportInterval   = "telemetry-export-interval"
 	FlagCardinalityLimit = "telemetry-cardinality-limit"
+	FlagMaxInFlight      = "metrics-max-requests-in-flight"
 	FlagOTLPEndpoint     = "otlp-endpoint"
 	FlagOTLPProtocol     = "otlp-protocol"
 	FlagOTLPInsecure     = "otlp-insecure"
@@ -45,6 +46,7 @@ type Flags struct {
 	exporters   flagValue[string]
 	interval    flagValue[time.Duration]
 	cardinality flagValue[int]
+	maxInFlight flagValue[int]
 	endpoint    flagValue[string]
 	protocol    flagValue[otlp.Protocol]
 	insecure    flagValue[bool]
@@ -75,6 +77,8 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 		"How often push exporters (otlp, console) export. Overrides "+EnvMetricExportInterval+".")
 	f.cardinality.bind(fs, FlagCardinalityLimit, strconv.Itoa(DefaultCardinalityLimit), "int", parseLimit,
 		"Maximum attribute sets per instrument; the excess folds into one series with otel.metric.overflow=true. 0 means no limit.")
+	f.maxInFlight.bind(fs, FlagMaxInFlight, strconv.Itoa(DefaultMaxRequestsInFlight), "int", parseLimit,
+		"Maximum concurrent requests to each of /metrics and /metrics.json; the excess gets 503 at once. Concurrent requests to one endpoint share one collection. 0 means no limit.")
 	f.endpoint.bind(fs, FlagOTLPEndpoint, "", "string", parseEndpoint,
 		"OTLP collector endpoint, host:port or http(s)://host:port[/path]. Default http://localhost:4317 (grpc) or http://localhost:4318 (http/protobuf), plaintext. Overrides "+EnvOTLPEndpoint+".")
 	f.protocol.bind(fs, FlagOTLPProtocol, string(DefaultOTLPProtocol), "string", parseProtocol,
@@ -106,6 +110,7 @@ func (f *Flags) Options() []Option {
 	}
 	opts = appendGiven(opts, &f.interval, func(c *config) *setting[time.Duration] { return &c.interval })
 	opts = appendGiven(opts, &f.cardinality, func(c *config) *setting[int] { return &c.cardinality })
+	opts = appendGiven(opts, &f.maxInFlight, func(c *config) *setting[int] { return &c.maxInFlight })
 	opts = appendGiven(opts, &f.endpoint, func(c *config) *setting[string] { return &c.endpoint })
 	opts = appendGiven(opts, &f.protocol, func(c *config) *setting[otlp.Protocol] { return &c.protocol })
 	opts = appendGiven(opts, &f.insecure, func(c *config) *setting[bool] { return &c.insecure })

@@ -76,6 +76,9 @@ type ExporterSettings struct {
 	// ReportError counts an export failure under this exporter's name and
 	// hands it to the error handler. It never blocks.
 	ReportError func(error)
+	// MaxRequestsInFlight bounds concurrent requests to a pull exporter's
+	// endpoint (0: no bound).
+	MaxRequestsInFlight int
 	// ReportDropped counts data points that a failed export lost for good
 	// (delta temporality), under this exporter's name.
 	ReportDropped func(points int)

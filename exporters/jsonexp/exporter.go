@@ -6,14 +6,29 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 type config struct {
-	ro     []sdkmetric.ManualReaderOption
-	reader *sdkmetric.ManualReader
+	ro          []sdkmetric.ManualReaderOption
+	reader      *sdkmetric.ManualReader
+	maxInFlight int
+	set         bool
+}
+
+// DefaultMaxRequestsInFlight bounds concurrent /metrics.json requests.
+const DefaultMaxRequestsInFlight = 64
+
+// WithMaxRequestsInFlight bounds concurrent requests; the excess gets 503
+// with Retry-After at once. 0 means no bound. Default
+// DefaultMaxRequestsInFlight.
+func WithMaxRequestsInFlight(n int) Option {
+	return optionFunc(func(c *config) { c.maxInFlight, c.set = max(n, 0), true })
 }
 
 // Option configures New.
@@ -40,12 +55,19 @@ func WithManualReader(r *sdkmetric.ManualReader) Option {
 }
 
 // Exporter is a pull exporter that renders a JSON snapshot on demand.
+//
+// Concurrent requests share one collection and one encoding (single
+// flight): however many readers arrive at once, at most one collection
+// runs, and the readers hold the same encoded bytes while they read them
+// slowly. At most WithMaxRequestsInFlight requests are served at once.
 type Exporter struct {
-	reader *sdkmetric.ManualReader
-	// Pools per request: the encode buffer, and the collection target, which
-	// the SDK refills in place (its slices are reused across collections).
-	bufs sync.Pool
-	rms  sync.Pool
+	reader  *sdkmetric.ManualReader
+	flights singleflight.Group
+	sem     chan struct{}
+	// The collection target, which the SDK refills in place (its slices are
+	// reused across collections); only the flight's goroutine uses it.
+	rms      sync.Pool
+	lastSize atomic.Int64
 }
 
 // New returns an exporter; register Reader with the MeterProvider.
@@ -54,10 +76,17 @@ func New(opts ...Option) *Exporter {
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	if c.reader != nil {
-		return &Exporter{reader: c.reader}
+	if !c.set {
+		c.maxInFlight = DefaultMaxRequestsInFlight
 	}
-	return &Exporter{reader: sdkmetric.NewManualReader(c.ro...)}
+	e := &Exporter{reader: c.reader}
+	if e.reader == nil {
+		e.reader = sdkmetric.NewManualReader(c.ro...)
+	}
+	if c.maxInFlight > 0 {
+		e.sem = make(chan struct{}, c.maxInFlight)
+	}
+	return e
 }
 
 // Reader is the reader to register with the MeterProvider.
@@ -74,16 +103,36 @@ func (e *Exporter) Snapshot(ctx context.Context) (*metricdata.ResourceMetrics, e
 }
 
 // Handler serves the snapshot as application/json. A collection error is a
-// 500 with the error text; after shutdown it is 503.
+// 500 with the error text; after shutdown it is 503; beyond the in-flight
+// bound it is 503 with Retry-After.
 func (e *Exporter) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rm, _ := e.rms.Get().(*metricdata.ResourceMetrics)
-		if rm == nil {
-			rm = new(metricdata.ResourceMetrics)
+		if e.sem != nil {
+			select {
+			case e.sem <- struct{}{}:
+				defer func() { <-e.sem }()
+			default:
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "too many concurrent /metrics.json requests; retry later", http.StatusServiceUnavailable)
+				return
+			}
 		}
-		defer e.rms.Put(rm)
-		if err := e.reader.Collect(r.Context(), rm); err != nil {
-			err = fmt.Errorf("collect json snapshot: %w", err)
+		v, err, _ := e.flights.Do("snapshot", func() (any, error) {
+			rm, _ := e.rms.Get().(*metricdata.ResourceMetrics)
+			if rm == nil {
+				rm = new(metricdata.ResourceMetrics)
+			}
+			defer e.rms.Put(rm)
+			// The collection outlives a caller that gives up: others share it.
+			if err := e.reader.Collect(context.WithoutCancel(r.Context()), rm); err != nil {
+				return nil, fmt.Errorf("collect json snapshot: %w", err)
+			}
+			// A fresh buffer per flight: its readers keep it while they read.
+			buf := AppendJSON(make([]byte, 0, max(e.lastSize.Load(), 64<<10)), rm)
+			e.lastSize.Store(int64(len(buf)))
+			return buf, nil
+		})
+		if err != nil {
 			code := http.StatusInternalServerError
 			if errorsIsShutdown(err) {
 				code = http.StatusServiceUnavailable
@@ -91,16 +140,8 @@ func (e *Exporter) Handler() http.Handler {
 			http.Error(w, err.Error(), code)
 			return
 		}
-		bp, _ := e.bufs.Get().(*[]byte)
-		if bp == nil {
-			b := make([]byte, 0, 64<<10)
-			bp = &b
-		}
-		buf := AppendJSON((*bp)[:0], rm)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(buf)
-		*bp = buf
-		e.bufs.Put(bp)
+		_, _ = w.Write(v.([]byte))
 	})
 }
 

@@ -64,10 +64,13 @@ func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c *config) { c.errorLog = f })
 }
 
-// WithMaxRequestsInFlight limits concurrent scrapes; extra ones get 503.
-// Default 0, no limit.
+// DefaultMaxRequestsInFlight bounds concurrent scrapes by default.
+const DefaultMaxRequestsInFlight = 64
+
+// WithMaxRequestsInFlight limits concurrent scrapes; extra ones get 503 at
+// once. 0 means no limit. Default DefaultMaxRequestsInFlight.
 func WithMaxRequestsInFlight(n int) Option {
-	return optionFunc(func(c *config) { c.maxInFlight = n })
+	return optionFunc(func(c *config) { c.maxInFlight = max(n, 0) })
 }
 
 // WithReaderOption passes an option to the stock OTel Prometheus exporter
@@ -105,7 +108,7 @@ type Exporter struct {
 // New builds an exporter. Nothing is registered globally: the stock
 // encoder gets a private registry, and the optel encoder needs none.
 func New(opts ...Option) (*Exporter, error) {
-	c := config{targetInfo: true}
+	c := config{targetInfo: true, maxInFlight: DefaultMaxRequestsInFlight}
 	for _, o := range opts {
 		o.apply(&c)
 	}

@@ -84,13 +84,13 @@ func TestHandlerNegotiation(t *testing.T) {
 // get a complete exposition of their own format (buffers are shared within
 // a format and never handed back to the pool while still being written).
 func TestHandlerConcurrentFormats(t *testing.T) {
-	exp, m := newOptel(t)
+	exp, m := newOptel(t, prometheus.WithMaxRequestsInFlight(0)) // 200 at once, all served
 	h, _ := m.Float64Histogram("lat", metric.WithUnit("s"), metric.WithDescription("Latency."))
 	for i := range 300 {
 		h.Record(context.Background(), float64(i)/100, metric.WithAttributes(attribute.Int("id", i)))
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 200)
+	errs := make(chan error, 400)
 	for i := range 200 {
 		wg.Go(func() {
 			om := i%2 == 0
