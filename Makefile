@@ -87,6 +87,8 @@ test: tools vet fmt-check
 	$(GO) test -count=1 -run '^TestScrapeStorm$$' -v ./exporters/prometheus
 	@echo ">> 200 slow /metrics.json readers at 100k series, alone: heap bound"
 	$(GO) test -count=1 -run '^TestSlowJSONReaders$$' -v ./server
+	@echo ">> scrape storm as deployed: TLS and KubeAuth on the real API server, 20 s, alone"
+	$(GO) test -count=1 -run '^TestSecureScrapeStorm$$' -v ./server
 	@$(MAKE) --no-print-directory fuzz bench-check getting-started-check
 
 ## getting-started-check: run docs/getting-started.md's commands, as a reader

@@ -1,8 +1,9 @@
 package prometheus
 
 import (
-	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -15,35 +16,17 @@ import (
 // one collection before its arrival. The families are only read by the
 // encoders, so sharing them is safe.
 type sharedGatherer struct {
-	g prom.Gatherer
-
-	mu          sync.Mutex
-	call        *gatherCall
+	g           prom.Gatherer
+	flights     singleflight.Group
 	collections atomic.Int64
 }
 
-type gatherCall struct {
-	done chan struct{}
-	mfs  []*dto.MetricFamily
-	err  error
-}
-
 func (s *sharedGatherer) Gather() ([]*dto.MetricFamily, error) {
-	s.mu.Lock()
-	if c := s.call; c != nil {
-		s.mu.Unlock()
-		<-c.done
-		return c.mfs, c.err
-	}
-	c := &gatherCall{done: make(chan struct{})}
-	s.call = c
-	s.mu.Unlock()
-
-	c.mfs, c.err = s.g.Gather()
-	s.collections.Add(1)
-	s.mu.Lock()
-	s.call = nil
-	s.mu.Unlock()
-	close(c.done)
-	return c.mfs, c.err
+	v, err, _ := s.flights.Do("gather", func() (any, error) {
+		mfs, err := s.g.Gather() // a Gatherer may return families and an error
+		s.collections.Add(1)
+		return mfs, err
+	})
+	mfs, _ := v.([]*dto.MetricFamily)
+	return mfs, err
 }
