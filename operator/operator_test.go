@@ -218,7 +218,13 @@ func (e *env) delete(name string) {
 // server to converge, not a performance assertion).
 func eventually(t *testing.T, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	eventuallyWithin(t, 30*time.Second, cond)
+}
+
+// eventuallyWithin is eventually with its own bound.
+func eventuallyWithin(t *testing.T, d time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		why := cond()
 		if why == "" {

@@ -289,21 +289,6 @@ func sumRuns(m map[string]int) int {
 	return n
 }
 
-// eventuallyWithin is eventually with its own bound.
-func eventuallyWithin(t *testing.T, d time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(why)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestAPIServerRestartMidBurstOfPatches restarts the real API server while
 // a writer keeps patching 10 objects (30 rounds of spec.v) and the

@@ -7,9 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/optel-dev/optel/controlplane"
+	"github.com/optel-dev/optel/internal/testpeers"
 	"github.com/optel-dev/optel/server"
 	"github.com/optel-dev/optel/telemetry"
 )
@@ -65,63 +63,32 @@ func TestSecureScrapeStorm(t *testing.T) {
 	url := "https://" + srv.MetricsAddr() + "/metrics"
 	token := cp.Token("prometheus")
 
-	var scrapes, failures atomic.Int64
-	var maxHeap atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		var ms runtime.MemStats
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > maxHeap.Load() {
-					maxHeap.Store(ms.HeapInuse)
-				}
-				c.Add(ctx, 1, metric.WithAttributes(attribute.Int("id", 1)))
-			}
-		}
-	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(dur)
-	for range 50 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				req, _ := http.NewRequest("GET", url, nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Accept-Encoding", "gzip")
-				resp, err := client.Do(req)
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
-				n, _ := io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || n == 0 {
-					failures.Add(1)
-					continue
-				}
-				scrapes.Add(1)
-			}
-		})
-	}
-	time.Sleep(time.Until(deadline))
-	close(stop)
-	wg.Wait()
+	res := testpeers.Storm(50, dur, func() error {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n == 0 {
+			return fmt.Errorf("status %d, %d bytes", resp.StatusCode, n)
+		}
+		return nil
+	}, func() { c.Add(ctx, 1, metric.WithAttributes(attribute.Int("id", 1))) })
 	t.Logf("secure storm: %d scrapes in %s by 50 scrapers over TLS with KubeAuth, %d failures, max heap in use %.1f MiB",
-		scrapes.Load(), dur, failures.Load(), float64(maxHeap.Load())/(1<<20))
-	if failures.Load() != 0 {
-		t.Errorf("%d scrapes failed", failures.Load())
+		res.Scrapes, dur, res.Failures, float64(res.MaxHeapInUse)/(1<<20))
+	if res.Failures != 0 {
+		t.Errorf("%d scrapes failed", res.Failures)
 	}
-	if scrapes.Load() == 0 {
+	if res.Scrapes == 0 {
 		t.Error("no scrape succeeded")
 	}
-	if maxHeap.Load() > 1<<30 {
-		t.Errorf("heap in use reached %.0f MiB", float64(maxHeap.Load())/(1<<20))
+	if res.MaxHeapInUse > 1<<30 {
+		t.Errorf("heap in use reached %.0f MiB", float64(res.MaxHeapInUse)/(1<<20))
 	}
 }

@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
+	"github.com/optel-dev/optel/internal/testpeers"
 )
 
 // TestScrapeStorm: 50 concurrent scrapers hammer a loopback server with
@@ -50,61 +48,30 @@ func TestScrapeStorm(t *testing.T) {
 	srv := httptest.NewServer(exp.Handler())
 	defer srv.Close()
 
-	var scrapes, failures atomic.Int64
-	var maxHeap atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { // sample the heap, and keep recording while scraped
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		var ms runtime.MemStats
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > maxHeap.Load() {
-					maxHeap.Store(ms.HeapInuse)
-				}
-				c.Add(context.Background(), 1, metric.WithAttributes(attribute.Int("id", 1)))
-			}
-		}
-	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(dur)
-	for range 50 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				resp, err := client.Get(srv.URL)
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
-				n, _ := io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || n == 0 {
-					failures.Add(1)
-					continue
-				}
-				scrapes.Add(1)
-			}
-		})
-	}
-	time.Sleep(time.Until(deadline))
-	close(stop)
-	wg.Wait()
+	res := testpeers.Storm(50, dur, func() error {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			return err
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n == 0 {
+			return fmt.Errorf("status %d, %d bytes", resp.StatusCode, n)
+		}
+		return nil
+	}, func() { c.Add(context.Background(), 1, metric.WithAttributes(attribute.Int("id", 1))) })
 
 	t.Logf("storm: %d scrapes in %s by 50 scrapers, %d collections, %d failures, max heap in use %.1f MiB",
-		scrapes.Load(), dur, exp.Collections(), failures.Load(), float64(maxHeap.Load())/(1<<20))
-	if failures.Load() != 0 {
-		t.Errorf("%d scrapes failed", failures.Load())
+		res.Scrapes, dur, exp.Collections(), res.Failures, float64(res.MaxHeapInUse)/(1<<20))
+	if res.Failures != 0 {
+		t.Errorf("%d scrapes failed", res.Failures)
 	}
-	if scrapes.Load() == 0 || exp.Collections() >= scrapes.Load() {
-		t.Errorf("collections %d for %d scrapes: concurrent scrapes should share collections", exp.Collections(), scrapes.Load())
+	if res.Scrapes == 0 || exp.Collections() >= res.Scrapes {
+		t.Errorf("collections %d for %d scrapes: concurrent scrapes should share collections", exp.Collections(), res.Scrapes)
 	}
-	if maxHeap.Load() > 1<<30 {
-		t.Errorf("heap in use reached %.0f MiB", float64(maxHeap.Load())/(1<<20))
+	if res.MaxHeapInUse > 1<<30 {
+		t.Errorf("heap in use reached %.0f MiB", float64(res.MaxHeapInUse)/(1<<20))
 	}
 }

@@ -1,0 +1,59 @@
+package testpeers
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// StormResult is what Storm measured.
+type StormResult struct {
+	Scrapes, Failures int64
+	MaxHeapInUse      uint64
+}
+
+// Storm runs n concurrent scrapers, each calling scrape in a loop, for d.
+// Every 100 ms it samples the heap in use and calls tick (to keep recording
+// while scraped). A scrape that returns an error counts as a failure.
+func Storm(n int, d time.Duration, scrape func() error, tick func()) StormResult {
+	var scrapes, failures atomic.Int64
+	var maxHeap atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > maxHeap.Load() {
+					maxHeap.Store(ms.HeapInuse)
+				}
+				if tick != nil {
+					tick()
+				}
+			}
+		}
+	})
+	deadline := time.Now().Add(d)
+	for range n {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := scrape(); err != nil {
+					failures.Add(1)
+					continue
+				}
+				scrapes.Add(1)
+			}
+		})
+	}
+	time.Sleep(time.Until(deadline))
+	close(stop)
+	wg.Wait()
+	return StormResult{Scrapes: scrapes.Load(), Failures: failures.Load(), MaxHeapInUse: maxHeap.Load()}
+}
