@@ -289,7 +289,6 @@ func sumRuns(m map[string]int) int {
 	return n
 }
 
-
 // TestAPIServerRestartMidBurstOfPatches restarts the real API server while
 // a writer keeps patching 10 objects (30 rounds of spec.v) and the
 // operator handles each change: every object's last value is handled (lost
