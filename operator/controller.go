@@ -65,7 +65,13 @@ type objectStore interface {
 
 // objState is the in-memory progress for one object.
 type objState struct {
-	resumed  bool
+	resumed bool
+	// handled is the state this process last handled to completion for the
+	// object. It is written before optel's annotation PATCH and is at least
+	// as fresh as the annotation, so a cache copy that lags the PATCH (or a
+	// PATCH that failed) never makes a handler run again for a handled
+	// state, nor run create for an object that was handled.
+	handled  string
 	progress map[Cause]*progress
 	// seenEssence and changedAt feed timers' idle option.
 	seenEssence string
@@ -257,6 +263,7 @@ func (c *controller) onEvent(typ string, obj, old any) {
 	if err != nil {
 		return
 	}
+	c.enqueue(key) // first: a full event shard must not hold up the queue
 	if hs := c.handlers[CauseEvent]; len(hs) > 0 {
 		wire := map[string]string{"added": "ADDED", "modified": "MODIFIED", "deleted": "DELETED"}[typ]
 		for _, h := range hs {
@@ -267,7 +274,6 @@ func (c *controller) onEvent(typ string, obj, old any) {
 			}
 		}
 	}
-	c.enqueue(key)
 	if len(c.mappers) == 0 {
 		return
 	}
@@ -470,7 +476,13 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 			}
 			return ok
 		}
-		last, hasLast := obj.GetAnnotations()[c.lastHandledKey()]
+		annotated, hasAnnotation := obj.GetAnnotations()[c.lastHandledKey()]
+		last, hasLast := annotated, hasAnnotation
+		c.mu.Lock()
+		if st.handled != "" {
+			last, hasLast = st.handled, true
+		}
+		c.mu.Unlock()
 		switch {
 		case !hasLast:
 			step(CauseCreate, nil, nil)
@@ -500,14 +512,14 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 			}
 		}
 		if !pending {
-			if !hasLast || last != ess {
+			c.mu.Lock()
+			st.handled, st.resumed = ess, true
+			c.mu.Unlock()
+			if !hasAnnotation || annotated != ess {
 				if err := c.e.writer.annotate(ctx, c.res, ns, name, map[string]*string{c.lastHandledKey(): &ess}); err != nil {
 					return 0, fmt.Errorf("record handled state: %w", err)
 				}
 			}
-			c.mu.Lock()
-			st.resumed = true
-			c.mu.Unlock()
 		}
 	}
 	later(c.runReconcile(ctx, st, obj))

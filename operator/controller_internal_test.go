@@ -561,3 +561,23 @@ func TestOwnsMapsControllerOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleCacheAfterHandlingRunsUpdateNotCreate: a spec change lands after
+// the create handler succeeded but before the watch delivered optel's
+// annotation, so the cached copy has the new spec and no annotation. The
+// change is an update (with its diff), not a second creation.
+func TestStaleCacheAfterHandlingRunsUpdateNotCreate(t *testing.T) {
+	u := newUnit(t)
+	u.on(CauseCreate, "provision")
+	u.on(CauseUpdate, "resize")
+	u.put(gizmo(map[string]any{"size": int64(1)}, nil))
+	u.process()
+	if got := u.runs(); !slices.Equal(got, []string{"create/provision"}) {
+		t.Fatalf("runs %v", got)
+	}
+	u.put(gizmo(map[string]any{"size": int64(2)}, nil)) // newer spec, annotation not seen yet
+	u.process()
+	if got := u.runs(); !slices.Equal(got, []string{"update/resize diff=spec.size"}) {
+		t.Fatalf("runs %v, want one update with the size diff and no second create", got)
+	}
+}

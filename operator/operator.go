@@ -24,6 +24,13 @@ import (
 	"github.com/optel-dev/optel/telemetry"
 )
 
+// reviewQPS and reviewBurst are the client-side limits of the clientset
+// that reviews metrics readers' tokens (see Run).
+const (
+	reviewQPS   = 100
+	reviewBurst = 200
+)
+
 // Operator hosts handlers for Kubernetes resources, with built-in telemetry.
 // Register handlers, timers, daemons, activities and probes, then call Run.
 type Operator struct {
@@ -194,7 +201,12 @@ func (o *Operator) Run(ctx context.Context) error {
 		// then SubjectAccessReview on the non-resource URL. The reviews get
 		// a clientset of their own, so they never queue behind, or delay,
 		// the leader-election Lease renewals on the operator's clientset.
-		reviews, err := kubernetes.NewForConfig(o.RESTConfig())
+		// Its client-side limit sits above KubeAuth's own limit for unknown
+		// tokens, so admitted reviews never queue in client-go (whose
+		// default, 5/s, would hold known readers' refreshes behind them).
+		rc := o.RESTConfig()
+		rc.QPS, rc.Burst = reviewQPS, reviewBurst
+		reviews, err := kubernetes.NewForConfig(rc)
 		if err != nil {
 			o.shutdownTelemetry()
 			return fmt.Errorf("create client for metrics authorization: %w", err)
@@ -279,17 +291,26 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	// released) only after the term has shut down.
 	leCtx, stopElector := context.WithCancel(context.Background())
 	defer stopElector()
-	var runErr error
-	var led atomic.Bool
+	// state guards the race between acquiring the Lease (client-go then
+	// starts OnStartedLeading in a goroutine) and the caller stopping.
+	var (
+		mu       sync.Mutex
+		led      bool // OnStartedLeading began a term
+		stopping bool // no term may begin any more
+		runErr   error
+	)
 	leaderDone := make(chan struct{})
 	returned := make(chan struct{})
 	defer close(returned)
 	go func() {
 		select {
 		case <-ctx.Done():
-			if !led.Load() {
+			mu.Lock()
+			if !led {
+				stopping = true
 				stopElector() // a standby just stops campaigning
 			}
+			mu.Unlock()
 		case <-returned:
 		}
 	}()
@@ -302,9 +323,16 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 		Name:            o.opts.LeaderElectionID,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(lctx context.Context) {
+				mu.Lock()
+				if stopping || ctx.Err() != nil {
+					mu.Unlock()
+					stopElector()
+					return
+				}
+				led = true
+				mu.Unlock()
 				defer close(leaderDone)
 				defer stopElector() // release the Lease only now
-				led.Store(true)
 				o.leader.Store(true)
 				o.log.Info("became leader", "identity", identity)
 				term, endTerm := context.WithCancel(ctx)
@@ -321,7 +349,10 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 					case <-term.Done():
 					}
 				}()
-				runErr = o.runLeader(term)
+				err := o.runLeader(term)
+				mu.Lock()
+				runErr = err
+				mu.Unlock()
 			},
 			OnStoppedLeading: func() { o.leader.Store(false) },
 		},
@@ -330,19 +361,23 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 		return fmt.Errorf("leader election: %w", err)
 	}
 	le.Run(leCtx) // returns when the Lease is lost or released
-	o.leader.Store(false)
-	if led.Load() {
+	mu.Lock()
+	stopping = true // a term that has not begun yet never will
+	wasLed := led
+	mu.Unlock()
+	if wasLed {
 		// client-go runs OnStartedLeading in its own goroutine and does not
 		// wait for it: wait here so shutdown completes before Run returns.
 		<-leaderDone
 	}
-	if runErr != nil {
-		return runErr
-	}
+	o.leader.Store(false)
+	mu.Lock()
+	err = runErr
+	mu.Unlock()
 	if o.lostLease.Load() {
-		return ErrLeadershipLost
+		return errors.Join(ErrLeadershipLost, err)
 	}
-	return nil
+	return err
 }
 
 // runLeader is the leader's whole life: it returns after shutdown steps 1-4a.

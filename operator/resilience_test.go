@@ -357,3 +357,47 @@ func TestAPIServerRestartMidBurstOfPatches(t *testing.T) {
 	}
 	t.Logf("%d objects x %d patches across an API server restart: %d distinct values handled (coalesced changes are handled once, at their latest value), every final value handled", objects, rounds, handled)
 }
+
+// TestWriteRacingTheAnnotationRunsOnce: each create handler changes its
+// object's spec through the API just before it returns, so the change lands
+// between the handler's success and optel's annotation PATCH, and the
+// watch may deliver it before the annotation. On the real API server,
+// every object is created once and updated once, with the diff.
+func TestWriteRacingTheAnnotationRunsOnce(t *testing.T) {
+	e := newEnv(t, operator.Options{Workers: 4})
+	var n counts
+	ri := e.dc.Namespace(e.ns)
+	must(t, e.op.OnCreate(gadgets, "create", func(ctx context.Context, ev *operator.Event) error {
+		n.inc("create/" + ev.Object.GetName())
+		_, err := ri.Patch(ctx, ev.Object.GetName(), types.MergePatchType, []byte(`{"spec":{"v":"changed"}}`), metav1.PatchOptions{})
+		return err
+	}))
+	must(t, e.op.OnUpdate(gadgets, "update", func(_ context.Context, ev *operator.Event) error {
+		n.inc("update/" + ev.Object.GetName() + " " + fmt.Sprint(ev.Diff))
+		return nil
+	}))
+	e.start()
+	const objects = 20
+	for i := range objects {
+		e.create(fmt.Sprintf("r%d", i), map[string]any{"v": "0"})
+	}
+	eventually(t, func() string {
+		for i := range objects {
+			if n.get(fmt.Sprintf("update/r%d [change spec.v: 0 -> changed]", i)) != 1 {
+				return "updates not all handled: " + n.String()
+			}
+		}
+		return ""
+	})
+	time.Sleep(time.Second) // give a duplicate the chance to show
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, c := range n.m {
+		if c != 1 {
+			t.Errorf("%s ran %d times, want once", k, c)
+		}
+	}
+	if len(n.m) != 2*objects {
+		t.Errorf("%d distinct runs, want %d (one create and one update per object): %v", len(n.m), 2*objects, n.m)
+	}
+}

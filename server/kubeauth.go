@@ -148,6 +148,13 @@ var (
 // Wrap returns h guarded by authentication and authorization.
 func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Only reads are served; any other method would also be a new
+		// SubjectAccessReview cache key (the verb), so refuse it first.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "Method not allowed (accepted: GET, HEAD)", http.StatusMethodNotAllowed)
+			return
+		}
 		token, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="optel"`)

@@ -154,12 +154,13 @@ type Server struct {
 // listener with ExtraHandlers; health routes go on the health listener, which
 // is the same one unless HealthProbeBindAddress is set.
 //
-// With SecureServing, probe details are for authorized readers only:
+// With a MetricsFilter (SecureServing requires one), probe details are
+// for authorized readers only:
 // anonymous callers (the kubelet) get the status code and "ok" or
 // "failed"; on the TLS metrics listener, a request with a bearer token, or
 // one asking for a format (?format=kopf) or ?verbose, goes through
 // MetricsFilter as a GET of /metrics would, and gets the full report. A
-// separate plain health listener always answers with the summary.
+// separate health listener always answers with the summary.
 func New(opts Options, metrics, health Routes) (*Server, error) {
 	opts.setDefaults()
 	if opts.SecureServing && opts.MetricsFilter == nil && !opts.AllowUnauthenticated && opts.BindAddress != "0" {
@@ -209,7 +210,7 @@ func New(opts Options, metrics, health Routes) (*Server, error) {
 				}
 			}
 		}
-		if opts.SecureServing && opts.MetricsFilter != nil {
+		if opts.MetricsFilter != nil {
 			guarded := Routes{}
 			for p, h := range health {
 				if healthMux == metricsMux {

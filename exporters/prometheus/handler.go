@@ -158,14 +158,19 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 	h.flights[i] = f
 	h.mu.Unlock()
 
+	// Clear the flight even if rendering panics (a user's observable
+	// callback can): otherwise every later scrape of this format would wait
+	// for it forever. Waiters then get the empty body; the panic goes on to
+	// net/http, which answers the first scraper with an error.
+	defer func() {
+		h.mu.Lock()
+		h.flights[i] = nil
+		h.size[i] = len(s.body)
+		h.mu.Unlock()
+		close(f.done)
+	}()
 	s.body = h.r.render(context.WithoutCancel(ctx), s.body[:0], om)
 	h.collections.Add(1)
-
-	h.mu.Lock()
-	h.flights[i] = nil
-	h.size[i] = len(s.body)
-	h.mu.Unlock()
-	close(f.done)
 	return s
 }
 

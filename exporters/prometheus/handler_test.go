@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -204,5 +206,42 @@ func TestNewRejectsBadOptions(t *testing.T) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestHandlerSurvivesPanickingCallback: a user's observable callback that
+// panics during one scrape (the SDK does not recover it) must not wedge
+// later scrapes of that format.
+func TestHandlerSurvivesPanickingCallback(t *testing.T) {
+	exp, m := newOptel(t)
+	var panics atomic.Int32
+	panics.Store(1)
+	_, err := m.Int64ObservableGauge("flaky", metric.WithDescription("Panics once."), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+		if panics.Add(-1) >= 0 {
+			panic("callback bug")
+		}
+		o.Observe(7)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { _ = recover() }() // net/http would recover it
+		exp.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics", nil))
+	}()
+	done := make(chan string, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		exp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		done <- rec.Body.String()
+	}()
+	select {
+	case body := <-done:
+		if !strings.Contains(body, "flaky 7") {
+			t.Errorf("the scrape after the panic lacks the gauge:\n%s", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scrape after a panicking callback never returned: the render flight was left open")
 	}
 }
