@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -29,11 +30,15 @@ const (
 // Limits on what unauthenticated callers can make KubeAuth do.
 const (
 	// DefaultReviewRate and DefaultReviewBurst bound TokenReviews for
-	// tokens KubeAuth has never seen authenticate: a flood of distinct
-	// garbage tokens costs the API server at most this many reviews per
-	// second; the excess gets 429 at once, without a request.
+	// tokens KubeAuth has never seen authenticate, per client address: a
+	// flood of distinct garbage tokens from one address costs the API
+	// server at most this many reviews per second; the excess gets 429 at
+	// once, without a request. A reader at another address keeps its own
+	// budget. All addresses together are capped at GlobalReviewFactor times
+	// the rate and burst.
 	DefaultReviewRate  = 10
 	DefaultReviewBurst = 20
+	GlobalReviewFactor = 5
 	// DefaultCacheSize bounds each decision cache; the least recently
 	// used entries are evicted first, so a flood evicts garbage before
 	// a reader that keeps scraping.
@@ -67,7 +72,11 @@ type KubeAuth struct {
 	tokens  *lru.Cache // [32]byte -> tokenEntry
 	access  *lru.Cache // accessKey -> accessEntry
 	flights singleflight.Group
-	unknown *rate.Limiter
+
+	rate    rate.Limit
+	burst   int
+	clients *lru.Cache // client address -> *rate.Limiter
+	global  *rate.Limiter
 }
 
 type tokenEntry struct {
@@ -100,7 +109,7 @@ func (f kubeAuthOptionFunc) apply(a *KubeAuth) { f(a) }
 func WithReviewRate(perSecond float64, burst int) KubeAuthOption {
 	return kubeAuthOptionFunc(func(a *KubeAuth) {
 		if perSecond > 0 && burst > 0 {
-			a.unknown = rate.NewLimiter(rate.Limit(perSecond), burst)
+			a.rate, a.burst = rate.Limit(perSecond), burst
 		}
 	})
 }
@@ -132,11 +141,12 @@ func NewKubeAuth(client kubernetes.Interface, opts ...KubeAuthOption) *KubeAuth 
 		client: client, now: time.Now, log: slog.Default(),
 		tokenTTL: DefaultTokenTTL, allowTTL: DefaultAllowTTL, denyTTL: DefaultDenyTTL,
 		tokens: lru.New(DefaultCacheSize), access: lru.New(DefaultCacheSize),
-		unknown: rate.NewLimiter(DefaultReviewRate, DefaultReviewBurst),
+		rate: DefaultReviewRate, burst: DefaultReviewBurst, clients: lru.New(DefaultCacheSize),
 	}
 	for _, o := range opts {
 		o.apply(a)
 	}
+	a.global = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	return a
 }
 
@@ -162,7 +172,7 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		sum := sha256.Sum256([]byte(token))
-		user, err := a.authenticate(r.Context(), token, sum)
+		user, err := a.authenticate(r.Context(), token, sum, clientAddress(r))
 		switch {
 		case errors.Is(err, errUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="optel"`)
@@ -206,7 +216,32 @@ func bearer(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte) (authnv1.UserInfo, error) {
+// clientAddress is the caller's IP, the key of its review budget.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allowUnknown spends one review of client's budget and of the global one.
+func (a *KubeAuth) allowUnknown(client string) bool {
+	now := a.now()
+	var l *rate.Limiter
+	if v, ok := a.clients.Get(client); ok {
+		l = v.(*rate.Limiter)
+	} else {
+		l = rate.NewLimiter(a.rate, a.burst)
+		a.clients.Add(client, l)
+	}
+	if !l.AllowN(now, 1) {
+		return false
+	}
+	return a.global.AllowN(now, 1)
+}
+
+func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte, client string) (authnv1.UserInfo, error) {
 	now := a.now()
 	known := false
 	if v, ok := a.tokens.Get(sum); ok {
@@ -220,7 +255,7 @@ func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte)
 		known = e.ok
 	}
 	v, err, _ := a.flights.Do("t"+string(sum[:]), func() (any, error) {
-		if !known && !a.unknown.AllowN(a.now(), 1) {
+		if !known && !a.allowUnknown(client) {
 			return nil, errRateLimited
 		}
 		// The review outlives one caller's cancellation: others may share it.

@@ -326,3 +326,33 @@ func TestFinalExportFailureAtShutdownIsLogged(t *testing.T) {
 		t.Errorf("shutdown logged the lost final export %d times, want once:\n%s", n, buf.String())
 	}
 }
+
+// TestHealthyShutdownLogsNoLostExport: with the Collector up, shutdown
+// (which can cancel an export in flight and then export once more) logs no
+// lost final export, and the Collector has the total.
+func TestHealthyShutdownLogsNoLostExport(t *testing.T) {
+	col := testpeers.StartCollector(t)
+	ctx := context.Background()
+	var buf testpeers.SyncBuffer
+	tp, err := telemetry.New(ctx,
+		telemetry.WithEnvironment(noEnv),
+		telemetry.WithExporters("otlp"),
+		telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
+		telemetry.WithExportInterval(50*time.Millisecond), // exports in flight when shutdown starts
+		telemetry.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))),
+		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := tp.Meter("test").Int64Counter("healthy.things", metric.WithDescription("things"))
+	c.Add(ctx, 4)
+	time.Sleep(200 * time.Millisecond)
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "final export failed") {
+		t.Errorf("a healthy shutdown reported a lost final export:\n%s", buf.String())
+	}
+	testpeers.Eventually(t, 20*time.Second, sinkValue(col, "healthy.things", map[string]string{}, 4))
+}

@@ -41,6 +41,7 @@ type Provider struct {
 
 	failures         map[string]*atomic.Int64
 	dropped          map[string]*atomic.Int64
+	lastFailed       map[string]*atomic.Bool
 	failureAttrs     map[string]metric.ObserveOption
 	log              *slog.Logger
 	callbackFailures atomic.Int64
@@ -78,6 +79,7 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		routes:       map[string]http.Handler{},
 		failures:     map[string]*atomic.Int64{},
 		dropped:      map[string]*atomic.Int64{},
+		lastFailed:   map[string]*atomic.Bool{},
 		failureAttrs: map[string]metric.ObserveOption{},
 		log:          c.logger,
 	}
@@ -104,8 +106,8 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 	registered := map[sdkmetric.Reader]bool{}
 	for _, name := range c.exporters.val {
 		f, _ := c.registry.get(name) // parseExporters checked it exists
-		counter, dropped := new(atomic.Int64), new(atomic.Int64)
-		p.failures[name], p.dropped[name] = counter, dropped
+		counter, dropped, lastFailed := new(atomic.Int64), new(atomic.Int64), new(atomic.Bool)
+		p.failures[name], p.dropped[name], p.lastFailed[name] = counter, dropped, lastFailed
 		p.failureAttrs[name] = metric.WithAttributeSet(attribute.NewSet(observ.AttrExporter.String(name)))
 		s := ExporterSettings{
 			Name: name,
@@ -125,7 +127,8 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 			Naming:              c.naming.val,
 			PrometheusEncoder:   c.encoder.val,
 			Console:             c.console,
-			ReportError:         p.reportFunc(name, counter),
+			ReportError:         p.reportFunc(name, counter, lastFailed),
+			ReportSuccess:       func() { lastFailed.Store(false) },
 			ReportDropped:       func(n int) { dropped.Add(int64(n)) },
 			PullReader:          pull,
 			MaxRequestsInFlight: c.maxInFlight.val,
@@ -171,9 +174,10 @@ func shutdownReaders(ctx context.Context, rs []sdkmetric.Reader) {
 	}
 }
 
-func (p *Provider) reportFunc(name string, counter *atomic.Int64) func(error) {
+func (p *Provider) reportFunc(name string, counter *atomic.Int64, lastFailed *atomic.Bool) func(error) {
 	return func(err error) {
 		counter.Add(1)
+		lastFailed.Store(true)
 		p.handler.Handle(fmt.Errorf("%s exporter: %w", name, err))
 	}
 }
@@ -275,7 +279,9 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 			p.shutdownErr = fmt.Errorf("shut down telemetry: %w", err)
 		}
 		for name, n := range p.ExportFailures() {
-			if n > before[name] && p.log != nil {
+			// The last export of the shutdown failed: not one the shutdown
+			// cancelled and then retried successfully.
+			if n > before[name] && p.lastFailed[name].Load() && p.log != nil {
 				p.log.Warn("final export failed at shutdown; data recorded since its last successful export was not delivered", "exporter", name)
 			}
 		}

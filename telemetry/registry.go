@@ -79,6 +79,10 @@ type ExporterSettings struct {
 	// MaxRequestsInFlight bounds concurrent requests to a pull exporter's
 	// endpoint (0: no bound).
 	MaxRequestsInFlight int
+	// ReportSuccess records that an export succeeded, so a failure earlier
+	// in a shutdown (an export the shutdown cancelled) is not reported as
+	// the final one.
+	ReportSuccess func()
 	// ReportDropped counts data points that a failed export lost for good
 	// (delta temporality), under this exporter's name.
 	ReportDropped func(points int)
@@ -111,7 +115,7 @@ func (s ExporterSettings) PeriodicReader(exp sdkmetric.Exporter) sdkmetric.Reade
 	for _, p := range s.Producers {
 		opts = append(opts, sdkmetric.WithProducer(p))
 	}
-	return sdkmetric.NewPeriodicReader(&countingExporter{Exporter: exp, report: s.ReportError, dropped: s.ReportDropped}, opts...)
+	return sdkmetric.NewPeriodicReader(&countingExporter{Exporter: exp, report: s.ReportError, ok: s.ReportSuccess, dropped: s.ReportDropped}, opts...)
 }
 
 // countingExporter reports failed exports and then swallows them: the reader
@@ -121,11 +125,16 @@ func (s ExporterSettings) PeriodicReader(exp sdkmetric.Exporter) sdkmetric.Reade
 type countingExporter struct {
 	sdkmetric.Exporter
 	report  func(error)
+	ok      func()
 	dropped func(points int)
 }
 
 func (c *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	if err := c.Exporter.Export(ctx, rm); err != nil {
+	err := c.Exporter.Export(ctx, rm)
+	if err == nil && c.ok != nil {
+		c.ok()
+	}
+	if err != nil {
 		if c.report != nil {
 			c.report(err)
 		}
