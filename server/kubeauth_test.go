@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,5 +78,36 @@ func TestKubeAuthCaching(t *testing.T) {
 		if reviews.Load() != s.reviews || sars.Load() != s.checks {
 			t.Errorf("step %d: %d token reviews and %d access reviews, want %d and %d", i, reviews.Load(), sars.Load(), s.reviews, s.checks)
 		}
+	}
+}
+
+// TestKubeAuthUnavailableAndMethods: an API server that cannot be asked
+// gives 503 without the client's error text; methods other than GET and
+// HEAD get 405 before any review.
+func TestKubeAuthUnavailableAndMethods(t *testing.T) {
+	cs := fake.NewClientset()
+	var reviews atomic.Int32
+	cs.PrependReactor("create", "tokenreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
+		reviews.Add(1)
+		return true, nil, errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
+	})
+	h := server.NewKubeAuth(cs).Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, tc := range []struct {
+		method string
+		code   int
+	}{{"GET", 503}, {"HEAD", 503}, {"POST", 405}, {"M1", 405}} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(tc.method, "/metrics", nil)
+		req.Header.Set("Authorization", "Bearer t-"+tc.method)
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.method, rec.Code, tc.code)
+		}
+		if strings.Contains(rec.Body.String(), "dial tcp") || strings.Contains(rec.Body.String(), "10.0.0.1") {
+			t.Errorf("%s: the response reveals the client error: %q", tc.method, rec.Body)
+		}
+	}
+	if reviews.Load() != 2 {
+		t.Errorf("%d token reviews, want 2 (none for refused methods)", reviews.Load())
 	}
 }
