@@ -63,6 +63,20 @@ type Operator struct {
 	// runners counts timers, daemons and background activities of the
 	// current leadership term.
 	runners sync.WaitGroup
+	// cancelTermWork cancels the running handlers of the current term; the
+	// leader-election watchdog calls it when the Lease is lost.
+	termMu         sync.Mutex
+	cancelTermWork context.CancelFunc
+}
+
+// abortTerm cancels the current term's running handlers at once.
+func (o *Operator) abortTerm() {
+	o.termMu.Lock()
+	f := o.cancelTermWork
+	o.termMu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // New prepares an operator for the cluster cfg points at. It builds the
@@ -282,11 +296,11 @@ func (o *Operator) shutdownTelemetry() {
 func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	host, _ := os.Hostname()
 	identity := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
-	lock := &resourcelock.LeaseLock{
+	lock := &renewTracker{Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metaFor(o.opts.LeaderElectionID, o.opts.LeaderElectionNamespace),
 		Client:     o.kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-	}
+	}}
 	// The elector's context is not the caller's: it ends (and the Lease is
 	// released) only after the term has shut down.
 	leCtx, stopElector := context.WithCancel(context.Background())
@@ -337,16 +351,39 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 				o.log.Info("became leader", "identity", identity)
 				term, endTerm := context.WithCancel(ctx)
 				defer endTerm()
-				go func() {
-					select {
-					case <-lctx.Done():
-						if ctx.Err() == nil && leCtx.Err() == nil {
-							o.lostLease.Store(true)
-							o.leader.Store(false)
-							o.log.Error("leadership lost: stopping intake and cancelling running handlers now", "identity", identity)
-						}
+				// The watchdog runs for the whole term, the graceful
+				// shutdown included: the Lease counts as lost when client-go
+				// reports it, or as soon as it has not been renewed for
+				// RenewDeadline, whichever comes first. A standby can take
+				// over only LeaseDuration after the last renewal.
+				termDone := make(chan struct{})
+				defer close(termDone)
+				lose := func(why string) {
+					if o.lostLease.CompareAndSwap(false, true) {
+						o.leader.Store(false)
+						o.log.Error("leadership lost: stopping intake and cancelling running handlers now", "identity", identity, "why", why)
+						o.abortTerm()
 						endTerm()
-					case <-term.Done():
+					}
+				}
+				go func() {
+					tick := time.NewTicker(max(o.opts.RetryPeriod/2, 50*time.Millisecond))
+					defer tick.Stop()
+					for {
+						select {
+						case <-termDone:
+							return
+						case <-lctx.Done():
+							if leCtx.Err() == nil {
+								lose("the elector stopped renewing")
+							}
+							return
+						case <-tick.C:
+							if d := lock.sinceRenewal(); d > o.opts.RenewDeadline {
+								lose("not renewed for " + d.Round(time.Millisecond).String())
+								return
+							}
+						}
 					}
 				}()
 				err := o.runLeader(term)
@@ -387,6 +424,9 @@ func (o *Operator) runLeader(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelWork()
 	defer cancelRun()
+	o.termMu.Lock()
+	o.cancelTermWork = cancelWork
+	o.termMu.Unlock()
 	o.eng.begin(workCtx, runCtx, &o.runners)
 	o.events.start()
 	defer o.events.stop()

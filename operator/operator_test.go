@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/optel-dev/optel/controlplane"
 	"github.com/optel-dev/optel/operator"
@@ -101,9 +102,18 @@ type env struct {
 	reader *telemetrytest.Reader
 	cancel context.CancelFunc
 	done   chan error
+	// restConfig replaces the control plane's admin config (a proxy).
+	restConfig *rest.Config
 }
 
 func newEnv(t *testing.T, opts operator.Options) *env {
+	t.Helper()
+	return newEnvWithConfig(t, opts, nil)
+}
+
+// newEnvWithConfig is newEnv with the operator reaching the API server
+// through cfg (nil: the admin config).
+func newEnvWithConfig(t *testing.T, opts operator.Options, cfg *rest.Config) *env {
 	t.Helper()
 	ns := fmt.Sprintf("t%d", nsSeq.Add(1))
 	core := dynamic.NewForConfigOrDie(cp.Config()).Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
@@ -113,7 +123,7 @@ func newEnv(t *testing.T, opts operator.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ns: ns, dc: dynamic.NewForConfigOrDie(cp.Config()).Resource(gadgets)}
+	e := &env{t: t, ns: ns, dc: dynamic.NewForConfigOrDie(cp.Config()).Resource(gadgets), restConfig: cfg}
 	e.build(opts)
 	return e
 }
@@ -144,7 +154,11 @@ func (e *env) build(opts operator.Options) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	op, err := operator.New(cp.Config(), opts)
+	cfg := cp.Config()
+	if e.restConfig != nil {
+		cfg = e.restConfig
+	}
+	op, err := operator.New(cfg, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

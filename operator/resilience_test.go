@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,7 +161,7 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 	for _, tc := range []struct {
 		force string
 		work  time.Duration // longer than the Lease when stolen, so a leader that kept running would overlap
-	}{{"leader stopped", time.Second}, {"lease stolen", 3 * time.Second}} {
+	}{{"leader stopped", time.Second}, {"lease stolen", 3 * time.Second}, {"leader partitioned", 3 * time.Second}} {
 		force := tc.force
 		t.Run(force, func(t *testing.T) {
 			id := "handover-" + strings.ReplaceAll(force, " ", "-")
@@ -170,7 +172,19 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 					GracefulShutdownTimeout: 20 * time.Second,
 				}
 			}
-			a := newEnv(t, opts())
+			var a *env
+			var proxy *blackholeProxy
+			if force == "leader partitioned" {
+				// a reaches the API server only through a proxy that the
+				// test turns into a black hole: requests hang, as in a
+				// network partition, instead of failing fast.
+				proxy = startBlackholeProxy(t, strings.TrimPrefix(cp.URL(), "https://"))
+				cfg := cp.Config()
+				cfg.Host = "https://" + proxy.addr
+				a = newEnvWithConfig(t, opts(), cfg)
+			} else {
+				a = newEnv(t, opts())
+			}
 			b := &env{t: t, ns: a.ns, dc: a.dc}
 			b.build(opts())
 			type span struct {
@@ -220,6 +234,8 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 			switch force {
 			case "leader stopped":
 				a.stop()
+			case "leader partitioned":
+				proxy.cut()
 			case "lease stolen":
 				cs := kubernetes.NewForConfigOrDie(cp.Config()).CoordinationV1().Leases("default")
 				err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -251,7 +267,7 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 				}
 				return ""
 			})
-			if force == "lease stolen" {
+			if force != "leader stopped" {
 				if err := <-a.done; !errors.Is(err, operator.ErrLeadershipLost) {
 					t.Errorf("the replica whose Lease was stolen returned %v, want ErrLeadershipLost", err)
 				}
@@ -399,5 +415,69 @@ func TestWriteRacingTheAnnotationRunsOnce(t *testing.T) {
 	}
 	if len(n.m) != 2*objects {
 		t.Errorf("%d distinct runs, want %d (one create and one update per object): %v", len(n.m), 2*objects, n.m)
+	}
+}
+
+// blackholeProxy forwards TCP to target until cut; then every connection,
+// old or new, is held open and never answered.
+type blackholeProxy struct {
+	addr   string
+	ln     net.Listener
+	mu     sync.Mutex
+	up     []net.Conn // connections to the target
+	held   []net.Conn // client connections, closed at the end of the test
+	isCut  atomic.Bool
+	target string
+}
+
+func startBlackholeProxy(t *testing.T, target string) *blackholeProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &blackholeProxy{addr: ln.Addr().String(), ln: ln, target: target}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.held = append(p.held, c)
+			p.mu.Unlock()
+			if p.isCut.Load() {
+				continue // hold it, say nothing
+			}
+			d, err := net.Dial("tcp", target)
+			if err != nil {
+				continue
+			}
+			p.mu.Lock()
+			p.up = append(p.up, d)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(d, c) }()
+			go func() { _, _ = io.Copy(c, d) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range append(p.up, p.held...) {
+			c.Close()
+		}
+	})
+	return p
+}
+
+// cut drops the target side of every connection: clients keep theirs open
+// and get no answer, ever.
+func (p *blackholeProxy) cut() {
+	p.isCut.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.up {
+		d.Close()
 	}
 }

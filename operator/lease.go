@@ -1,0 +1,41 @@
+package operator
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// renewTracker wraps the Lease lock and remembers when this replica last
+// wrote the Lease successfully (acquired or renewed it). The term's
+// watchdog uses it to decide that the Lease is lost on its own clock,
+// without waiting for client-go, which reports a loss only after its
+// release call returns (and that call can hang on an unreachable API
+// server past the moment a standby may take over).
+type renewTracker struct {
+	resourcelock.Interface
+	last atomic.Int64 // unix nanoseconds of the last successful write
+}
+
+func (r *renewTracker) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := r.Interface.Create(ctx, ler)
+	if err == nil {
+		r.last.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+func (r *renewTracker) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := r.Interface.Update(ctx, ler)
+	if err == nil && ler.HolderIdentity == r.Identity() {
+		r.last.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+// sinceRenewal is how long ago the Lease was last written by us.
+func (r *renewTracker) sinceRenewal() time.Duration {
+	return time.Since(time.Unix(0, r.last.Load()))
+}
