@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -314,7 +315,11 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"secure without authorizer", nil, []string{"--metrics-secure", "--metrics-bind-address=127.0.0.1:0"}, []string{"--metrics-secure needs an authorizer", "MetricsFilter", "NewKubeAuth"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(binary, tc.args...)
+			// A regression that starts serving instead of exiting fails
+			// after 30 s instead of hanging the suite.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary, tc.args...)
 			cmd.Env = append(cleanEnv(), tc.env...)
 			out, err := cmd.CombinedOutput()
 			ee, ok := err.(*exec.ExitError)
