@@ -87,7 +87,7 @@ func controlPlane(b *testing.B) *controlplane.ControlPlane {
 		ctrl.SetLogger(logr.Discard())
 	})
 	if errors.Is(cpErr, controlplane.ErrBinaryMissing) && controlplane.SkipMissing() {
-		b.Skip("skipped because " + controlplane.EnvSkip + " is set: " + cpErr.Error())
+		b.Skip("skipped because " + controlplane.EnvSkip + " is set and CI is not: " + cpErr.Error())
 	}
 	if cpErr != nil {
 		b.Fatal(cpErr)

@@ -74,7 +74,7 @@ func shared(t *testing.T) *controlplane.ControlPlane {
 		}
 	})
 	if errors.Is(sharedErr, controlplane.ErrBinaryMissing) && controlplane.SkipMissing() {
-		t.Skip(sharedErr)
+		t.Skip("skipped: " + controlplane.EnvSkip + " is set and CI is not: " + sharedErr.Error())
 	}
 	if sharedErr != nil {
 		t.Fatal(sharedErr)

@@ -25,7 +25,7 @@ func StartForTest(t testing.TB, opts Options) *ControlPlane {
 	cp, err := Start(context.Background(), opts)
 	if errors.Is(err, ErrBinaryMissing) {
 		if SkipMissing() {
-			t.Skip("skipped because " + EnvSkip + " is set: " + err.Error())
+			t.Skip("skipped because " + EnvSkip + " is set and CI is not: " + err.Error())
 		}
 		t.Fatal(err.Error() + "\nTo skip the tests that need it instead, set " + EnvSkip + "=1 (ignored when CI=true).")
 	}
