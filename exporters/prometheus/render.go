@@ -38,6 +38,8 @@ const (
 // Renders are serialized by mu, which also guards the caches; concurrent
 // scrapes of one format share a render (see handler).
 type renderer struct {
+	// scopeOrder is reused by group to visit scopes in a stable order.
+	scopeOrder []int
 	reader     *sdkmetric.ManualReader
 	scopeInfo  bool
 	targetInfo bool
@@ -155,9 +157,22 @@ func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 // group indexes the collected metrics by their Prometheus name. Metrics of
 // the same name from different scopes share a family; a type conflict drops
 // the later metric, and a description conflict keeps the first, as the
-// stock exporter does.
+// stock exporter does. Scopes are taken in the order of their names (then
+// versions), because the SDK returns them in map order: which metric wins a
+// conflict must not change from one scrape to the next.
 func (r *renderer) group() {
+	r.scopeOrder = r.scopeOrder[:0]
 	for i := range r.rm.ScopeMetrics {
+		r.scopeOrder = append(r.scopeOrder, i)
+	}
+	slices.SortFunc(r.scopeOrder, func(a, b int) int {
+		sa, sb := r.rm.ScopeMetrics[a].Scope, r.rm.ScopeMetrics[b].Scope
+		if c := strings.Compare(sa.Name, sb.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(sa.Version, sb.Version)
+	})
+	for _, i := range r.scopeOrder {
 		sm := &r.rm.ScopeMetrics[i]
 		if sm.Scope.Name == bridgeScope {
 			continue // a shared reader's bridged client_golang metrics: served directly
