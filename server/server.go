@@ -23,6 +23,7 @@ const (
 	FlagMetricsSecure          = "metrics-secure"
 	FlagMetricsCertDir         = "metrics-cert-dir"
 	FlagMetricsEnableHTTP2     = "metrics-enable-http2"
+	FlagMaxRequestsPerClient   = "metrics-max-requests-per-client"
 )
 
 // Defaults, documented on Options.
@@ -34,6 +35,9 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultShutdownTimeout   = 10 * time.Second
+	// DefaultMaxRequestsPerClient bounds concurrent requests to the metrics
+	// routes from one client address.
+	DefaultMaxRequestsPerClient = 8
 )
 
 // ErrShutdown is returned by Start after Shutdown.
@@ -71,6 +75,12 @@ type Options struct {
 	// it, unless AllowUnauthenticated), and it also guards the detailed
 	// probe reports: see New.
 	MetricsFilter func(http.Handler) http.Handler
+	// MaxRequestsPerClient bounds the requests one client address may have
+	// in flight on the metrics routes and ExtraHandlers (before
+	// authentication); the excess gets 429 at once. It keeps one address
+	// from holding every slot of the pull endpoints' in-flight bound.
+	// Default 8; negative means no limit.
+	MaxRequestsPerClient int
 	// AllowUnauthenticated lets SecureServing run without a MetricsFilter:
 	// TLS, but /metrics for anyone who can connect. Default false.
 	AllowUnauthenticated bool
@@ -102,6 +112,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 		"Serve metrics over TLS and require a bearer token allowed (by TokenReview and SubjectAccessReview) to get the path.")
 	fs.StringVar(&o.CertDir, FlagMetricsCertDir, "",
 		"Directory with tls.crt and tls.key for --metrics-secure, reloaded on change. Empty generates a self-signed certificate.")
+	fs.IntVar(&o.MaxRequestsPerClient, FlagMaxRequestsPerClient, DefaultMaxRequestsPerClient,
+		"Maximum concurrent requests to /metrics, /metrics.json and extra handlers from one client address; the excess gets 429 at once. Negative means no limit.")
 	fs.BoolVar(&o.EnableHTTP2, FlagMetricsEnableHTTP2, false,
 		"Allow HTTP/2 on the secure metrics listener (off by default: rapid-reset CVE-2023-44487).")
 }
@@ -130,6 +142,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.MaxRequestsPerClient == 0 {
+		o.MaxRequestsPerClient = DefaultMaxRequestsPerClient
 	}
 }
 
@@ -197,6 +212,14 @@ func New(opts Options, metrics, health Routes) (*Server, error) {
 			for p, h := range all {
 				filtered[p] = opts.MetricsFilter(h)
 			}
+		}
+		if opts.MaxRequestsPerClient > 0 {
+			limit := newPerClient(opts.MaxRequestsPerClient)
+			limited := Routes{}
+			for p, h := range filtered {
+				limited[p] = limit.wrap(h)
+			}
+			filtered = limited
 		}
 		if err := mount(metricsMux, filtered); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -23,7 +24,8 @@ import (
 const slowReaderHeapBound = 256 << 20
 
 // TestSlowJSONReaders: 200 concurrent readers of /metrics.json at 100k
-// series, each reading 4 KiB every 50 ms for 3 s, through server.New. They
+// series, from 25 addresses, each reading 4 KiB every 50 ms for 3 s,
+// through server.New. They
 // share collections (single flight), the excess over the in-flight bound
 // gets 503 at once, and the heap stays within slowReaderHeapBound. It runs
 // alone in `make test` (its own step), as the scrape storm does.
@@ -31,23 +33,7 @@ func TestSlowJSONReaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs alone in make test's slow step (-run TestSlowJSONReaders), not in the -short race pass")
 	}
-	ctx := context.Background()
-	tp, err := telemetry.New(ctx, telemetry.WithExporters("json"), telemetry.WithCardinalityLimit(0),
-		telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Shutdown(ctx)
-	c, _ := tp.Meter("slow").Int64Counter("slow.series", metric.WithDescription("series"))
-	for i := range 100_000 {
-		c.Add(ctx, 1, metric.WithAttributes(attribute.Int("i", i)))
-	}
-	srv, err := server.New(server.Options{BindAddress: "127.0.0.1:0", HealthProbeBindAddress: "0"}, tp.Routes(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, srv)
-	url := "http://" + srv.MetricsAddr() + "/metrics.json"
+	url := slowJSONServer(t)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -72,9 +58,11 @@ func TestSlowJSONReaders(t *testing.T) {
 	var mu sync.Mutex
 	codes := map[int]int{}
 	var wg sync.WaitGroup
-	for range 200 {
+	for i := range 200 {
 		wg.Go(func() {
-			client := &http.Client{Transport: &http.Transport{}}
+			// 25 client addresses, 8 readers each: the per-client bound
+			// (8) admits them all, the endpoint's bound (64) does not.
+			client := clientFrom(net.IPv4(127, 0, 1, byte(10+i%25)))
 			defer client.CloseIdleConnections()
 			resp, err := client.Get(url)
 			code := 0
@@ -109,5 +97,90 @@ func TestSlowJSONReaders(t *testing.T) {
 	}
 	if peak.Load() > slowReaderHeapBound {
 		t.Errorf("peak heap in use %s exceeds the documented %d MiB", fmt.Sprintf("%.0f MiB", float64(peak.Load())/(1<<20)), slowReaderHeapBound>>20)
+	}
+}
+
+// slowJSONServer serves /metrics.json over 100k series through server.New
+// and returns its URL.
+func slowJSONServer(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	tp, err := telemetry.New(ctx, telemetry.WithExporters("json"), telemetry.WithCardinalityLimit(0),
+		telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Shutdown(ctx) })
+	c, _ := tp.Meter("slow").Int64Counter("slow.series", metric.WithDescription("series"))
+	for i := range 100_000 {
+		c.Add(ctx, 1, metric.WithAttributes(attribute.Int("i", i)))
+	}
+	srv, err := server.New(server.Options{BindAddress: "127.0.0.1:0", HealthProbeBindAddress: "0"}, tp.Routes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, srv)
+	url := "http://" + srv.MetricsAddr() + "/metrics.json"
+	return url
+}
+
+// clientFrom is an HTTP client whose connections come from ip.
+func clientFrom(ip net.IP) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// TestOneClientCannotHoldEverySlot: 70 slow readers from one address hold
+// at most 8 requests (the rest get 429 at once), so a scraper from another
+// address still gets 200 while they read.
+func TestOneClientCannotHoldEverySlot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs alone in make test's slow step, not in the -short race pass")
+	}
+	url := slowJSONServer(t)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	hold := make(chan struct{})
+	const held = 70 // more than the endpoint's 64: without a per-client bound they would take every slot
+	for range held {
+		wg.Go(func() {
+			client := clientFrom(net.IPv4(127, 0, 0, 2))
+			defer client.CloseIdleConnections()
+			resp, err := client.Get(url)
+			code := 0
+			if err == nil {
+				code = resp.StatusCode
+				if code == 200 {
+					buf := make([]byte, 1024)
+					_, _ = resp.Body.Read(buf)
+					<-hold // keep the response unread, holding the slot
+				}
+				resp.Body.Close()
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	time.Sleep(2 * time.Second)
+	client := clientFrom(net.IPv4(127, 0, 0, 1))
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	close(hold)
+	wg.Wait()
+	t.Logf("%d held readers from one address: %v; a scraper from another address: %d in %s", held, codes, resp.StatusCode, took.Round(time.Millisecond))
+	if resp.StatusCode != 200 {
+		t.Errorf("the other address got %d while one address held its slots", resp.StatusCode)
+	}
+	if codes[200] != server.DefaultMaxRequestsPerClient || codes[http.StatusTooManyRequests] != held-server.DefaultMaxRequestsPerClient {
+		t.Errorf("one address: %v, want %d served and the rest 429", codes, server.DefaultMaxRequestsPerClient)
 	}
 }
