@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -63,9 +64,16 @@ func TestSecureScrapeStorm(t *testing.T) {
 	url := "https://" + srv.MetricsAddr() + "/metrics"
 	token := cp.Token("prometheus")
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
-	res := testpeers.Storm(50, dur, func() error {
+	// 50 scrapers from 10 addresses (Prometheus replicas), 5 each: within
+	// the per-client bound of 8.
+	clients := make([]*http.Client, 10)
+	for i := range clients {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(10+i))}}
+		clients[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 8, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
+		defer clients[i].CloseIdleConnections()
+	}
+	res := testpeers.Storm(50, dur, func(i int) error {
+		client := clients[i%len(clients)]
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Accept-Encoding", "gzip")

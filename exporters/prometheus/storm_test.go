@@ -50,7 +50,7 @@ func TestScrapeStorm(t *testing.T) {
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
-	res := testpeers.Storm(50, dur, func() error {
+	res := testpeers.Storm(50, dur, func(int) error {
 		resp, err := client.Get(srv.URL)
 		if err != nil {
 			return err

@@ -13,10 +13,11 @@ type StormResult struct {
 	MaxHeapInUse      uint64
 }
 
-// Storm runs n concurrent scrapers, each calling scrape in a loop, for d.
+// Storm runs n concurrent scrapers, each calling scrape(i) in a loop (i is
+// the scraper's index), for d.
 // Every 100 ms it samples the heap in use and calls tick (to keep recording
 // while scraped). A scrape that returns an error counts as a failure.
-func Storm(n int, d time.Duration, scrape func() error, tick func()) StormResult {
+func Storm(n int, d time.Duration, scrape func(i int) error, tick func()) StormResult {
 	var scrapes, failures atomic.Int64
 	var maxHeap atomic.Uint64
 	stop := make(chan struct{})
@@ -41,10 +42,10 @@ func Storm(n int, d time.Duration, scrape func() error, tick func()) StormResult
 		}
 	})
 	deadline := time.Now().Add(d)
-	for range n {
+	for i := range n {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				if err := scrape(); err != nil {
+				if err := scrape(i); err != nil {
 					failures.Add(1)
 					continue
 				}
