@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -139,7 +140,16 @@ func (c *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMe
 			c.report(err)
 		}
 		if c.dropped != nil {
-			if n := otlp.DeltaPoints(rm); n > 0 {
+			// A split OTLP export says which of its requests failed; any
+			// other exporter loses the whole collection's delta points.
+			n := 0
+			var de *otlp.DroppedError
+			if errors.As(err, &de) {
+				n = de.DeltaPoints
+			} else {
+				n = otlp.DeltaPoints(rm)
+			}
+			if n > 0 {
 				c.dropped(n)
 			}
 		}

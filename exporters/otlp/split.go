@@ -33,9 +33,13 @@ type splitExporter struct {
 
 func (e *splitExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	if e.max <= 0 || countPoints(rm) <= e.max {
-		return e.Exporter.Export(ctx, rm)
+		if err := e.Exporter.Export(ctx, rm); err != nil {
+			return &DroppedError{Err: err, DeltaPoints: DeltaPoints(rm)}
+		}
+		return nil
 	}
 	var errs []error
+	lost := 0
 	chunk := &metricdata.ResourceMetrics{Resource: rm.Resource}
 	n, requests := 0, 0
 	flush := func() {
@@ -45,6 +49,7 @@ func (e *splitExporter) Export(ctx context.Context, rm *metricdata.ResourceMetri
 		requests++
 		if err := e.Exporter.Export(ctx, chunk); err != nil {
 			errs = append(errs, err)
+			lost += DeltaPoints(chunk)
 		}
 		chunk = &metricdata.ResourceMetrics{Resource: rm.Resource}
 		n = 0
@@ -71,7 +76,7 @@ func (e *splitExporter) Export(ctx context.Context, rm *metricdata.ResourceMetri
 	}
 	flush()
 	if len(errs) > 0 {
-		return fmt.Errorf("otlp: %d of %d requests failed: %w", len(errs), requests, errors.Join(errs...))
+		return &DroppedError{Err: fmt.Errorf("otlp: %d of %d requests failed: %w", len(errs), requests, errors.Join(errs...)), DeltaPoints: lost}
 	}
 	return nil
 }

@@ -105,3 +105,31 @@ func TestSplitExporter(t *testing.T) {
 		}
 	})
 }
+
+// TestSplitCountsOnlyFailedChunksDeltaPoints: with delta temporality, a
+// split export whose second request fails reports exactly the changed delta
+// points of that request as lost; zero-change points are not counted.
+func TestSplitCountsOnlyFailedChunksDeltaPoints(t *testing.T) {
+	pts := make([]metricdata.DataPoint[int64], 25)
+	for i := range pts {
+		pts[i] = metricdata.DataPoint[int64]{Attributes: attribute.NewSet(attribute.Int("i", i)), Value: int64(i % 2)} // 12 changed
+	}
+	rm := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{
+		Scope:   instrumentation.Scope{Name: "s"},
+		Metrics: []metricdata.Metrics{{Name: "d", Data: metricdata.Sum[int64]{DataPoints: pts, IsMonotonic: true, Temporality: metricdata.DeltaTemporality}}},
+	}}}
+	k := &keeper{fail: map[int]bool{1: true}}
+	err := (&splitExporter{Exporter: k, max: 10}).Export(context.Background(), rm)
+	var de *DroppedError
+	if !errors.As(err, &de) {
+		t.Fatalf("error %v is not a DroppedError", err)
+	}
+	// Requests: points 0-9, 10-19 (failed), 20-24. Points 10..19 with an odd
+	// index changed: 11, 13, 15, 17, 19.
+	if de.DeltaPoints != 5 {
+		t.Errorf("lost delta points %d, want 5 (only the failed request's changed points)", de.DeltaPoints)
+	}
+	if got := DeltaPoints(rm); got != 12 {
+		t.Errorf("DeltaPoints of the whole collection %d, want 12 changed points", got)
+	}
+}

@@ -66,39 +66,79 @@ func WithTemporality(t Temporality) Option {
 	return optionFunc(func(c *config) { c.temporality = t })
 }
 
-// DeltaPoints counts the data points in rm that have delta temporality:
-// what a failed export of rm loses for good.
+// DeltaPoints counts the data points in rm that have delta temporality and
+// carry a change (a non-zero sum, a histogram with observations): what a
+// failed export of rm loses for good. Zero-change points lose nothing.
 func DeltaPoints(rm *metricdata.ResourceMetrics) int {
 	n := 0
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				if d.Temporality == metricdata.DeltaTemporality {
-					n += len(d.DataPoints)
-				}
+				n += changedSums(d.Temporality, d.DataPoints)
 			case metricdata.Sum[float64]:
-				if d.Temporality == metricdata.DeltaTemporality {
-					n += len(d.DataPoints)
-				}
+				n += changedSums(d.Temporality, d.DataPoints)
 			case metricdata.Histogram[int64]:
-				if d.Temporality == metricdata.DeltaTemporality {
-					n += len(d.DataPoints)
-				}
+				n += changedHistograms(d.Temporality, d.DataPoints)
 			case metricdata.Histogram[float64]:
-				if d.Temporality == metricdata.DeltaTemporality {
-					n += len(d.DataPoints)
-				}
+				n += changedHistograms(d.Temporality, d.DataPoints)
 			case metricdata.ExponentialHistogram[int64]:
-				if d.Temporality == metricdata.DeltaTemporality {
-					n += len(d.DataPoints)
-				}
+				n += changedExpHistograms(d.Temporality, d.DataPoints)
 			case metricdata.ExponentialHistogram[float64]:
-				if d.Temporality == metricdata.DeltaTemporality {
-					n += len(d.DataPoints)
-				}
+				n += changedExpHistograms(d.Temporality, d.DataPoints)
 			}
 		}
 	}
 	return n
 }
+
+func changedSums[N int64 | float64](t metricdata.Temporality, pts []metricdata.DataPoint[N]) int {
+	if t != metricdata.DeltaTemporality {
+		return 0
+	}
+	n := 0
+	for _, p := range pts {
+		if p.Value != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func changedHistograms[N int64 | float64](t metricdata.Temporality, pts []metricdata.HistogramDataPoint[N]) int {
+	if t != metricdata.DeltaTemporality {
+		return 0
+	}
+	n := 0
+	for _, p := range pts {
+		if p.Count != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func changedExpHistograms[N int64 | float64](t metricdata.Temporality, pts []metricdata.ExponentialHistogramDataPoint[N]) int {
+	if t != metricdata.DeltaTemporality {
+		return 0
+	}
+	n := 0
+	for _, p := range pts {
+		if p.Count != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// DroppedError is returned by an export whose requests failed in part or
+// whole: DeltaPoints counts the changed delta points of the failed requests
+// only, which are lost for good.
+type DroppedError struct {
+	Err         error
+	DeltaPoints int
+}
+
+func (e *DroppedError) Error() string { return e.Err.Error() }
+
+func (e *DroppedError) Unwrap() error { return e.Err }
