@@ -65,6 +65,9 @@ type objectStore interface {
 
 // objState is the in-memory progress for one object.
 type objState struct {
+	// uid is the object's; a new object under the same name (deleted and
+	// re-created before a worker saw the deletion) starts from scratch.
+	uid     string
 	resumed bool
 	// handled is the state this process last handled to completion for the
 	// object. It is written before optel's annotation PATCH and is at least
@@ -380,12 +383,12 @@ func (c *controller) get(key string) *unstructured.Unstructured {
 	return u
 }
 
-func (c *controller) stateFor(key string) *objState {
+func (c *controller) stateFor(key string, uid string) *objState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.state[key]
-	if st == nil {
-		st = &objState{progress: map[Cause]*progress{}, reconcileRetries: map[string]int{}}
+	if st == nil || st.uid != uid {
+		st = &objState{uid: uid, progress: map[Cause]*progress{}, reconcileRetries: map[string]int{}}
 		c.state[key] = st
 	}
 	return st
@@ -426,7 +429,7 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 		if !slices.Contains(obj.GetFinalizers(), c.finalizer()) {
 			return 0, nil
 		}
-		st := c.stateFor(key)
+		st := c.stateFor(key, string(obj.GetUID()))
 		if delay, ok := c.runCause(ctx, st, CauseDelete, "deleting", obj, nil, nil); !ok {
 			return delay, nil
 		}
@@ -443,7 +446,7 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 		return 0, nil // the update event brings the object back
 	}
 
-	st := c.stateFor(key)
+	st := c.stateFor(key, string(obj.GetUID()))
 	var wait time.Duration
 	later := func(d time.Duration) {
 		if d > 0 && (wait == 0 || d < wait) {

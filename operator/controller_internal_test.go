@@ -581,3 +581,20 @@ func TestStaleCacheAfterHandlingRunsUpdateNotCreate(t *testing.T) {
 		t.Fatalf("runs %v, want one update with the size diff and no second create", got)
 	}
 }
+
+// TestRecreatedObjectIsCreatedAgain: an object deleted and re-created under
+// the same name before a worker saw the deletion is a new object (another
+// uid): its create handler runs, whatever was handled for the old one.
+func TestRecreatedObjectIsCreatedAgain(t *testing.T) {
+	u := newUnit(t)
+	u.on(CauseCreate, "provision")
+	u.put(gizmo(map[string]any{"size": int64(1)}, nil))
+	u.process()
+	again := gizmo(map[string]any{"size": int64(1)}, nil)
+	again.SetUID("u2")
+	u.put(again)
+	u.process()
+	if got := u.runs(); !slices.Equal(got, []string{"create/provision", "create/provision"}) {
+		t.Fatalf("runs %v, want create for the old and the new object", got)
+	}
+}

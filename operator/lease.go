@@ -16,13 +16,18 @@ import (
 // server past the moment a standby may take over).
 type renewTracker struct {
 	resourcelock.Interface
-	last atomic.Int64 // unix nanoseconds of the last successful write
+	base time.Time    // a monotonic reference: wall-clock steps do not move it
+	last atomic.Int64 // time.Since(base) of the last successful write, in nanoseconds
+}
+
+func newRenewTracker(l resourcelock.Interface) *renewTracker {
+	return &renewTracker{Interface: l, base: time.Now()}
 }
 
 func (r *renewTracker) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	err := r.Interface.Create(ctx, ler)
 	if err == nil {
-		r.last.Store(time.Now().UnixNano())
+		r.last.Store(int64(time.Since(r.base)))
 	}
 	return err
 }
@@ -30,12 +35,12 @@ func (r *renewTracker) Create(ctx context.Context, ler resourcelock.LeaderElecti
 func (r *renewTracker) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	err := r.Interface.Update(ctx, ler)
 	if err == nil && ler.HolderIdentity == r.Identity() {
-		r.last.Store(time.Now().UnixNano())
+		r.last.Store(int64(time.Since(r.base)))
 	}
 	return err
 }
 
 // sinceRenewal is how long ago the Lease was last written by us.
 func (r *renewTracker) sinceRenewal() time.Duration {
-	return time.Since(time.Unix(0, r.last.Load()))
+	return time.Since(r.base) - time.Duration(r.last.Load())
 }

@@ -296,11 +296,16 @@ func (o *Operator) shutdownTelemetry() {
 func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 	host, _ := os.Hostname()
 	identity := fmt.Sprintf("%s_%d_%d", host, os.Getpid(), time.Now().UnixNano())
-	lock := &renewTracker{Interface: &resourcelock.LeaseLock{
+	lock := newRenewTracker(&resourcelock.LeaseLock{
 		LeaseMeta:  metaFor(o.opts.LeaderElectionID, o.opts.LeaderElectionNamespace),
 		Client:     o.kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-	}}
+	})
+	// The watchdog's limit errs on the side of safety: RenewDeadline after
+	// the last successful write, well before LeaseDuration, the earliest a
+	// standby can take over. A renewal slower than that ends the term
+	// although client-go might still have renewed.
+	lostAfter := o.opts.RenewDeadline
 	// The elector's context is not the caller's: it ends (and the Lease is
 	// released) only after the term has shut down.
 	leCtx, stopElector := context.WithCancel(context.Background())
@@ -379,7 +384,7 @@ func (o *Operator) runWithLeaderElection(ctx context.Context) error {
 							}
 							return
 						case <-tick.C:
-							if d := lock.sinceRenewal(); d > o.opts.RenewDeadline {
+							if d := lock.sinceRenewal(); d > lostAfter {
 								lose("not renewed for " + d.Round(time.Millisecond).String())
 								return
 							}
