@@ -75,56 +75,31 @@ func DeltaPoints(rm *metricdata.ResourceMetrics) int {
 		for _, m := range sm.Metrics {
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				n += changedSums(d.Temporality, d.DataPoints)
+				n += changed(d.Temporality, d.DataPoints, func(p metricdata.DataPoint[int64]) bool { return p.Value != 0 })
 			case metricdata.Sum[float64]:
-				n += changedSums(d.Temporality, d.DataPoints)
+				n += changed(d.Temporality, d.DataPoints, func(p metricdata.DataPoint[float64]) bool { return p.Value != 0 })
 			case metricdata.Histogram[int64]:
-				n += changedHistograms(d.Temporality, d.DataPoints)
+				n += changed(d.Temporality, d.DataPoints, func(p metricdata.HistogramDataPoint[int64]) bool { return p.Count != 0 })
 			case metricdata.Histogram[float64]:
-				n += changedHistograms(d.Temporality, d.DataPoints)
+				n += changed(d.Temporality, d.DataPoints, func(p metricdata.HistogramDataPoint[float64]) bool { return p.Count != 0 })
 			case metricdata.ExponentialHistogram[int64]:
-				n += changedExpHistograms(d.Temporality, d.DataPoints)
+				n += changed(d.Temporality, d.DataPoints, func(p metricdata.ExponentialHistogramDataPoint[int64]) bool { return p.Count != 0 })
 			case metricdata.ExponentialHistogram[float64]:
-				n += changedExpHistograms(d.Temporality, d.DataPoints)
+				n += changed(d.Temporality, d.DataPoints, func(p metricdata.ExponentialHistogramDataPoint[float64]) bool { return p.Count != 0 })
 			}
 		}
 	}
 	return n
 }
 
-func changedSums[N int64 | float64](t metricdata.Temporality, pts []metricdata.DataPoint[N]) int {
+// changed counts the points of a delta series that carry a change.
+func changed[P any](t metricdata.Temporality, pts []P, isChanged func(P) bool) int {
 	if t != metricdata.DeltaTemporality {
 		return 0
 	}
 	n := 0
 	for _, p := range pts {
-		if p.Value != 0 {
-			n++
-		}
-	}
-	return n
-}
-
-func changedHistograms[N int64 | float64](t metricdata.Temporality, pts []metricdata.HistogramDataPoint[N]) int {
-	if t != metricdata.DeltaTemporality {
-		return 0
-	}
-	n := 0
-	for _, p := range pts {
-		if p.Count != 0 {
-			n++
-		}
-	}
-	return n
-}
-
-func changedExpHistograms[N int64 | float64](t metricdata.Temporality, pts []metricdata.ExponentialHistogramDataPoint[N]) int {
-	if t != metricdata.DeltaTemporality {
-		return 0
-	}
-	n := 0
-	for _, p := range pts {
-		if p.Count != 0 {
+		if isChanged(p) {
 			n++
 		}
 	}
