@@ -420,7 +420,21 @@ func (c *ControlPlane) StopAPIServer() {
 	}
 }
 
-// StartAPIServer restarts the API server after StopAPIServer.
+// CrashAPIServer kills only the API server with SIGKILL, as a crash or an
+// OOM kill would: every connection drops at once, with no graceful close of
+// watches and no window in which a dying server still accepts requests.
+// StartAPIServer brings it back.
+func (c *ControlPlane) CrashAPIServer() {
+	c.mu.Lock()
+	p := c.apiserver
+	c.mu.Unlock()
+	if p != nil {
+		p.Kill()
+	}
+}
+
+// StartAPIServer restarts the API server after StopAPIServer or
+// CrashAPIServer.
 func (c *ControlPlane) StartAPIServer(ctx context.Context) error {
 	return c.startAPIServer(ctx)
 }

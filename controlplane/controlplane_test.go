@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -146,13 +148,42 @@ func TestRealAPIServer(t *testing.T) {
 	}
 
 	// The API server restarts on the same port with etcd's data intact.
+	// While it is down, etcd is compacted: a watch from the resource version
+	// read before the restart then gets 410 Gone.
+	list, err := dc.Resource(gvr).Namespace("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cp.StopAPIServer()
+	rev, err := cp.CompactStorage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, _ := strconv.ParseInt(list.GetResourceVersion(), 10, 64); rev <= old {
+		t.Fatalf("compacted to revision %d, not past the listed resource version %d", rev, old)
+	}
 	if err := cp.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, err := dc.Resource(gvr).Namespace("default").Get(ctx, "g1", metav1.GetOptions{})
 	if err != nil || got.Object["status"].(map[string]any)["phase"] != "Ready" {
 		t.Fatalf("after restart: %v %v", got, err)
+	}
+	w, err := dc.Resource(gvr).Namespace("default").Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
+	if err == nil {
+		select {
+		case ev := <-w.ResultChan():
+			err = apierrors.FromObject(ev.Object)
+			if ev.Type != watch.Error {
+				err = fmt.Errorf("first watch event %s, want an error", ev.Type)
+			}
+		case <-time.After(10 * time.Second):
+			err = errors.New("no watch event within 10s")
+		}
+		w.Stop()
+	}
+	if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Errorf("watch from resource version %s after compaction: %v, want 410 Gone", list.GetResourceVersion(), err)
 	}
 }
 

@@ -28,9 +28,10 @@
 // temporary directory and waits until each is ready (the API server's
 // /readyz; kube-controller-manager's controllers logged as started); Stop
 // ends them, clients first, and removes the directory (idempotent).
-// StopAPIServer/StartAPIServer restart only the API server, keeping etcd's
-// data, to test watch recovery; kube-controller-manager reconnects by
-// itself.
+// StopAPIServer (graceful) or CrashAPIServer (SIGKILL) and StartAPIServer
+// restart only the API server, keeping etcd's data, to test watch recovery;
+// kube-controller-manager reconnects by itself. CompactStorage compacts
+// etcd's history, so a watch from an older resource version gets 410 Gone.
 //
 // Tests: StartForTest wires this to testing.TB. A missing binary fails the
 // test, with the build recipe, unless EnvSkip (OPTEL_SKIP_CONTROLPLANE=1)

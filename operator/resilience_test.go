@@ -20,8 +20,8 @@ import (
 	"github.com/optel-dev/optel/operator"
 )
 
-// TestAPIServerRestartLosesNoChange restarts the real API server while the
-// operator runs: watches re-list and re-watch, and every object and every
+// TestAPIServerRestartLosesNoChange crashes and restarts the real API server
+// while the operator runs: watches re-list and re-watch, and every object and every
 // change is handled exactly once.
 func TestAPIServerRestartLosesNoChange(t *testing.T) {
 	e := newEnv(t, operator.Options{})
@@ -48,8 +48,18 @@ func TestAPIServerRestartLosesNoChange(t *testing.T) {
 		return ""
 	})
 
-	cp.StopAPIServer()
-	time.Sleep(time.Second) // the watch breaks and the reflector starts retrying
+	// A crash (SIGKILL) drops the watch at once; the reflector keeps
+	// retrying the re-watch from its last resource version. (A graceful stop
+	// may first close the watch and accept one more that ends within a
+	// second, which makes client-go re-list instead of re-watching.)
+	cp.CrashAPIServer()
+	time.Sleep(time.Second) // the reflector starts retrying
+	// While the API server is down, etcd's history is compacted past the
+	// operator's resource version, as a production compaction would: the
+	// re-watch must meet 410 Gone and the informer must re-list.
+	if _, err := cp.CompactStorage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if err := cp.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +88,8 @@ func TestAPIServerRestartLosesNoChange(t *testing.T) {
 	if got := e.counter("optel.watch.restarts", map[string]string{"resource": "gadgets.test.optel.dev"}); got < 1 {
 		t.Errorf("optel.watch.restarts = %v, want >= 1 after the API server restart", got)
 	}
-	// The restarted API server's watch cache starts at etcd's current
-	// revision, which its own start-up writes moved past the operator's: the
-	// re-watch gets 410 Gone and the informer re-lists.
+	// etcd was compacted past the operator's resource version while the API
+	// server was down: the re-watch gets 410 Gone and the informer re-lists.
 	if got := e.counter("optel.watch.restarts", map[string]string{"reason": "gone"}); got < 1 {
 		t.Errorf("optel.watch.restarts{reason=gone} = %v, want >= 1: the re-watch should have met a 410", got)
 	}

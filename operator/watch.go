@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,7 +33,11 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			w, err := ri.Watch(ctx, opts)
 			if err != nil {
-				restart(restartError)
+				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					restart(restartGone)
+				} else {
+					restart(restartError)
+				}
 				return nil, err
 			}
 			var timeout time.Duration

@@ -60,3 +60,13 @@ func (p *Process) Stop(grace time.Duration) {
 		<-p.done
 	}
 }
+
+// Kill ends the process with SIGKILL, as a crash or an OOM kill would, and
+// waits for exit. It is safe to call more than once.
+func (p *Process) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}

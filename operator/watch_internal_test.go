@@ -1,0 +1,110 @@
+package operator
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/optel-dev/optel/internal/observ"
+)
+
+// TestWatchRestartReasons: each way a watch can end is counted under its
+// reason, whether the 410 comes as the answer to opening the watch or as an
+// ERROR event on an open one.
+func TestWatchRestartReasons(t *testing.T) {
+	gone := apierrors.NewResourceExpired("too old resource version: 5 (9)")
+	tests := []struct {
+		name    string
+		openErr error
+		event   *watch.Event
+		want    string
+	}{
+		{name: "410 on open", openErr: gone, want: restartGone},
+		{name: "410 as an ERROR event", event: &watch.Event{Type: watch.Error, Object: &gone.ErrStatus}, want: restartGone},
+		{name: "other error on open", openErr: apierrors.NewForbidden(schema.GroupResource{Resource: "gizmos"}, "", nil), want: restartError},
+		{name: "other ERROR event", event: &watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(io.ErrUnexpectedEOF).ErrStatus}, want: restartError},
+		{name: "stream closed early", want: restartClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			inst, err := observ.NewOperator(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{{Group: gizmos.Group, Version: gizmos.Version, Resource: gizmos.Resource}: "GizmoList"})
+			fw := watch.NewFake()
+			dyn.PrependWatchReactor("gizmos", func(clienttesting.Action) (bool, watch.Interface, error) {
+				if tt.openErr != nil {
+					return true, nil, tt.openErr
+				}
+				return true, fw, nil
+			})
+			e := &engine{log: slog.New(slog.NewTextHandler(io.Discard, nil)), inst: &inst, dyn: dyn}
+			c := newController(e, gizmos)
+			timeout := int64(300)
+			w, err := c.countingListWatch("ns").WatchWithContext(context.Background(), metav1.ListOptions{TimeoutSeconds: &timeout})
+			if tt.openErr != nil {
+				if err == nil {
+					t.Fatal("watch opened, want the error")
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					if tt.event != nil {
+						fw.Action(tt.event.Type, tt.event.Object)
+					}
+					fw.Stop()
+				}()
+				for range w.ResultChan() {
+				}
+				w.Stop()
+			}
+			got := restartsByReason(t, reader)
+			if len(got) != 1 || got[tt.want] != 1 {
+				t.Errorf("optel.watch.restarts by reason = %v, want exactly {%s: 1}", got, tt.want)
+			}
+		})
+	}
+}
+
+func restartsByReason(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		var rm metricdata.ResourceMetrics
+		if err := r.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name != "optel.watch.restarts" {
+					continue
+				}
+				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					v, _ := dp.Attributes.Value(observ.AttrReason)
+					got[v.AsString()] += dp.Value
+				}
+			}
+		}
+		if len(got) > 0 || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
