@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -35,7 +36,15 @@ const (
 	// server at most this many reviews per second; the excess gets 429 at
 	// once, without a request. A reader at another address keeps its own
 	// budget. All addresses together are capped at GlobalReviewFactor times
-	// the rate and burst.
+	// the rate and burst; addresses that were recently served (a token
+	// authenticated and authorized from them) draw instead on a reserve of
+	// the same size, so attackers at many addresses who exhaust the shared
+	// cap cannot keep a known reader's rotated token out.
+	//
+	// The same rate and burst bound SubjectAccessReviews per token: the
+	// decision cache is keyed by path, and a valid token must not buy an
+	// unbounded number of reviews by asking for ever new paths under a
+	// subtree route.
 	DefaultReviewRate  = 10
 	DefaultReviewBurst = 20
 	GlobalReviewFactor = 5
@@ -73,11 +82,19 @@ type KubeAuth struct {
 	access  *lru.Cache // accessKey -> accessEntry
 	flights singleflight.Group
 
-	rate    rate.Limit
-	burst   int
-	clients *lru.Cache // client address -> *rate.Limiter
-	global  *rate.Limiter
+	rate     rate.Limit
+	burst    int
+	mu       sync.Mutex // makes get-or-create of a limiter atomic
+	clients  *lru.Cache // client address -> *rate.Limiter (TokenReviews)
+	global   *rate.Limiter
+	reserve  *rate.Limiter
+	served   *lru.Cache // client address -> time.Time until which it draws on reserve
+	perToken *lru.Cache // [32]byte -> *rate.Limiter (SubjectAccessReviews)
 }
+
+// servedTTL is how long an address that was served keeps its claim on the
+// reserve budget.
+const servedTTL = 10 * time.Minute
 
 type tokenEntry struct {
 	user    authnv1.UserInfo
@@ -142,17 +159,20 @@ func NewKubeAuth(client kubernetes.Interface, opts ...KubeAuthOption) *KubeAuth 
 		tokenTTL: DefaultTokenTTL, allowTTL: DefaultAllowTTL, denyTTL: DefaultDenyTTL,
 		tokens: lru.New(DefaultCacheSize), access: lru.New(DefaultCacheSize),
 		rate: DefaultReviewRate, burst: DefaultReviewBurst, clients: lru.New(DefaultCacheSize),
+		served: lru.New(DefaultCacheSize), perToken: lru.New(DefaultCacheSize),
 	}
 	for _, o := range opts {
 		o.apply(a)
 	}
 	a.global = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
+	a.reserve = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	return a
 }
 
 var (
 	errUnauthenticated = errors.New("unauthenticated")
 	errRateLimited     = errors.New("too many reviews of unknown tokens")
+	errTooManyPaths    = errors.New("too many access reviews for one token")
 )
 
 // Wrap returns h guarded by authentication and authorization.
@@ -189,6 +209,11 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 		}
 		verb := strings.ToLower(r.Method)
 		allowed, reason, err := a.authorize(r.Context(), user, sum, verb, r.URL.Path)
+		if errors.Is(err, errTooManyPaths) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "Too many requests for distinct paths; retry later", http.StatusTooManyRequests)
+			return
+		}
 		if err != nil {
 			a.log.Warn("metrics authorization unavailable", "error", err)
 			http.Error(w, "Service unavailable: authorization is unavailable", http.StatusServiceUnavailable)
@@ -202,6 +227,7 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 			http.Error(w, msg, http.StatusForbidden)
 			return
 		}
+		a.markServed(clientAddress(r))
 		h.ServeHTTP(w, r)
 	})
 }
@@ -225,18 +251,33 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-// allowUnknown spends one review of client's budget and of the global one.
+// limiter returns the limiter kept under key in c, creating it.
+func (a *KubeAuth) limiter(c *lru.Cache, key any) *rate.Limiter {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if v, ok := c.Get(key); ok {
+		return v.(*rate.Limiter)
+	}
+	l := rate.NewLimiter(a.rate, a.burst)
+	c.Add(key, l)
+	return l
+}
+
+// markServed records that a request from client was authenticated and
+// authorized: its unknown tokens draw on the reserve for a while.
+func (a *KubeAuth) markServed(client string) {
+	a.served.Add(client, a.now().Add(servedTTL))
+}
+
+// allowUnknown spends one review of client's budget, then of the reserve
+// if client was recently served, or else of the shared cap.
 func (a *KubeAuth) allowUnknown(client string) bool {
 	now := a.now()
-	var l *rate.Limiter
-	if v, ok := a.clients.Get(client); ok {
-		l = v.(*rate.Limiter)
-	} else {
-		l = rate.NewLimiter(a.rate, a.burst)
-		a.clients.Add(client, l)
-	}
-	if !l.AllowN(now, 1) {
+	if !a.limiter(a.clients, client).AllowN(now, 1) {
 		return false
+	}
+	if v, ok := a.served.Get(client); ok && now.Before(v.(time.Time)) {
+		return a.reserve.AllowN(now, 1)
 	}
 	return a.global.AllowN(now, 1)
 }
@@ -288,6 +329,9 @@ func (a *KubeAuth) authorize(ctx context.Context, u authnv1.UserInfo, sum [32]by
 		}
 	}
 	v, err, _ := a.flights.Do("a"+string(sum[:])+verb+" "+path, func() (any, error) {
+		if !a.limiter(a.perToken, sum).AllowN(now, 1) {
+			return nil, errTooManyPaths
+		}
 		extra := map[string]authzv1.ExtraValue{}
 		for key, v := range u.Extra {
 			extra[key] = authzv1.ExtraValue(v)

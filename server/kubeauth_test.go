@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -109,5 +110,80 @@ func TestKubeAuthUnavailableAndMethods(t *testing.T) {
 	}
 	if reviews.Load() != 2 {
 		t.Errorf("%d token reviews, want 2 (none for refused methods)", reviews.Load())
+	}
+}
+
+// TestKubeAuthBudgets: attackers at many addresses exhaust the shared cap of
+// reviews for unknown tokens, but a reader whose address was served keeps
+// getting its rotated token reviewed (the reserve); and one valid token
+// cannot buy unbounded SubjectAccessReviews by asking for ever new paths.
+func TestKubeAuthBudgets(t *testing.T) {
+	cs := fake.NewClientset()
+	var reviews, sars atomic.Int32
+	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		reviews.Add(1)
+		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+		ok := strings.HasPrefix(tr.Spec.Token, "reader-")
+		tr.Status = authnv1.TokenReviewStatus{Authenticated: ok, User: authnv1.UserInfo{Username: "prometheus"}}
+		return true, tr, nil
+	})
+	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sars.Add(1)
+		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+		sar.Status.Allowed = true
+		return true, sar, nil
+	})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	auth := server.NewKubeAuth(cs)
+	auth.SetClock(func() time.Time { return now })
+	h := auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	call := func(addr, token, path string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = addr + ":40000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+
+	if code := call("10.0.0.1", "reader-1", "/metrics"); code != 200 {
+		t.Fatalf("reader before the flood: %d", code)
+	}
+	// Ten attacking addresses, each within its own budget, together exceed
+	// the shared cap (5 × the burst) at a frozen clock.
+	codes := map[int]int{}
+	for a := range 10 {
+		for i := range server.DefaultReviewBurst {
+			codes[call(fmt.Sprintf("10.0.1.%d", a), fmt.Sprintf("garbage-%d-%d", a, i), "/metrics")]++
+		}
+	}
+	capacity := server.DefaultReviewBurst*server.GlobalReviewFactor - 1 // the reader's first review came from the shared cap
+	if codes[401] != capacity || codes[429] != 10*server.DefaultReviewBurst-capacity {
+		t.Errorf("flood from 10 addresses: %v, want %d×401 (the shared cap) and the rest 429", codes, capacity)
+	}
+	// The shared cap is spent: a new address gets 429 for an unknown token,
+	// but the served reader's rotated token is reviewed from the reserve.
+	if code := call("10.0.2.1", "reader-new-address", "/metrics"); code != 429 {
+		t.Errorf("unknown token from a new address after the flood: %d, want 429", code)
+	}
+	if code := call("10.0.0.1", "reader-2", "/metrics"); code != 200 {
+		t.Errorf("rotated reader token from the served address after the flood: %d, want 200", code)
+	}
+
+	// Distinct paths with one valid token: at most the burst of access
+	// reviews, then 429 without a review.
+	before := sars.Load()
+	codes = map[int]int{}
+	for i := range 3 * server.DefaultReviewBurst {
+		codes[call("10.0.0.1", "reader-2", fmt.Sprintf("/debug/x%d", i))]++
+	}
+	if got := sars.Load() - before; got > int32(server.DefaultReviewBurst) {
+		t.Errorf("%d access reviews for distinct paths with one token, want at most %d", got, server.DefaultReviewBurst)
+	}
+	if codes[429] == 0 {
+		t.Errorf("distinct paths: %v, want some 429", codes)
+	}
+	if code := call("10.0.0.1", "reader-2", "/metrics"); code != 200 {
+		t.Errorf("the reader's cached path after the path flood: %d, want 200", code)
 	}
 }
