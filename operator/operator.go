@@ -85,6 +85,9 @@ func (o *Operator) abortTerm() {
 // A telemetry configuration error wraps telemetry.ErrInvalidConfig.
 func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	opts.setDefaults()
+	if err := opts.validateLease(); err != nil {
+		return nil, err
+	}
 	o := &Operator{opts: opts, log: opts.Logger.With("operator", opts.Name), controllers: map[Resource]*controller{}}
 	if opts.Telemetry == nil {
 		tp, err := telemetry.New(context.Background(), append(append([]telemetry.Option{

@@ -199,6 +199,32 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// leaseJitter is client-go's leaderelection.JitterFactor: a renewal is
+// retried at up to RetryPeriod × 1.2.
+const leaseJitter = 1.2
+
+// validateLease checks the leader-election timings. A standby may take the
+// Lease LeaseDuration after it last saw it renewed; the leader's watchdog
+// (see runWithLeaderElection) notices a missed renewal after RenewDeadline,
+// checking every RetryPeriod/2. So LeaseDuration must exceed RenewDeadline
+// plus half a RetryPeriod, or a standby could take over while the old
+// leader's handlers still run; and RenewDeadline must exceed the jittered
+// RetryPeriod, as client-go requires.
+func (o *Options) validateLease() error {
+	if !o.LeaderElect {
+		return nil
+	}
+	if o.LeaseDuration <= o.RenewDeadline+o.RetryPeriod/2 {
+		return fmt.Errorf("operator: leader election: LeaseDuration %s must be greater than RenewDeadline %s plus half of RetryPeriod %s (accepted: LeaseDuration > %s; the defaults are %s, %s, %s)",
+			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod, o.RenewDeadline+o.RetryPeriod/2, DefaultLeaseDuration, DefaultRenewDeadline, DefaultRetryPeriod)
+	}
+	if float64(o.RenewDeadline) <= leaseJitter*float64(o.RetryPeriod) {
+		return fmt.Errorf("operator: leader election: RenewDeadline %s must be greater than 1.2 × RetryPeriod %s (accepted: RenewDeadline > %s; the defaults are %s, %s, %s)",
+			o.RenewDeadline, o.RetryPeriod, time.Duration(leaseJitter*float64(o.RetryPeriod)), DefaultLeaseDuration, DefaultRenewDeadline, DefaultRetryPeriod)
+	}
+	return nil
+}
+
 // RESTConfig loads the client configuration: Kubeconfig if set, else
 // $KUBECONFIG, ~/.kube/config, then the in-cluster service account.
 func (o *Options) RESTConfig() (*rest.Config, error) {

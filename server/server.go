@@ -36,7 +36,8 @@ const (
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultShutdownTimeout   = 10 * time.Second
 	// DefaultMaxRequestsPerClient bounds concurrent requests to the metrics
-	// routes from one client address.
+	// routes from one client address (the TCP peer: behind a sidecar or a
+	// proxy all scrapers share it, so raise the bound or disable it there).
 	DefaultMaxRequestsPerClient = 8
 )
 
@@ -113,7 +114,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertDir, FlagMetricsCertDir, "",
 		"Directory with tls.crt and tls.key for --metrics-secure, reloaded on change. Empty generates a self-signed certificate.")
 	fs.IntVar(&o.MaxRequestsPerClient, FlagMaxRequestsPerClient, DefaultMaxRequestsPerClient,
-		"Maximum concurrent requests to /metrics, /metrics.json and extra handlers from one client address; the excess gets 429 at once. Negative means no limit.")
+		"Maximum concurrent requests to /metrics, /metrics.json and extra handlers from one client address (the TCP peer; behind a proxy or sidecar all scrapers share one); the excess gets 429 at once. Negative means no limit.")
 	fs.BoolVar(&o.EnableHTTP2, FlagMetricsEnableHTTP2, false,
 		"Allow HTTP/2 on the secure metrics listener (off by default: rapid-reset CVE-2023-44487).")
 }
