@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -142,11 +141,8 @@ func (c *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMe
 		if c.dropped != nil {
 			// A split OTLP export says which of its requests failed; any
 			// other exporter loses the whole collection's delta points.
-			n := 0
-			var de *otlp.DroppedError
-			if errors.As(err, &de) {
-				n = de.DeltaPoints
-			} else {
+			n, ok := droppedPoints(err)
+			if !ok {
 				n = otlp.DeltaPoints(rm)
 			}
 			if n > 0 {
@@ -155,6 +151,28 @@ func (c *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMe
 		}
 	}
 	return nil
+}
+
+// droppedPoints sums the DeltaPoints of every *otlp.DroppedError in err's
+// tree (errors.As would find only the first of several joined ones); ok is
+// false when there is none.
+func droppedPoints(err error) (n int, ok bool) {
+	switch e := err.(type) {
+	case nil:
+		return 0, false
+	case *otlp.DroppedError:
+		return e.DeltaPoints, true
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			if m, found := droppedPoints(inner); found {
+				n, ok = n+m, true
+			}
+		}
+		return n, ok
+	case interface{ Unwrap() error }:
+		return droppedPoints(e.Unwrap())
+	}
+	return 0, false
 }
 
 // ExporterRegistry maps exporter names to factories. It holds constructors
