@@ -34,7 +34,11 @@
 // change-detecting handlers (create, update, field, resume) gets the
 // <prefix>/last-handled-configuration annotation, a JSON copy of what was
 // handled (kopf's approach), so a restart tells create, update and resume
-// apart. Only a resource with delete handlers or daemons gets the
+// apart. While the operator runs, it also remembers in memory what it last
+// handled for each object (reset when the uid changes), so a stale cache
+// never re-runs a handler; as a consequence, a hand edit or removal of the
+// annotation takes effect only after the operator restarts (the annotation
+// is re-read then), and until then the in-memory state wins. Only a resource with delete handlers or daemons gets the
 // <prefix>/finalizer; optel removes its finalizer from an object being
 // deleted even after the last delete handler is gone, so a new version
 // never leaves objects stuck. A resource that is only watched (Owns,
