@@ -598,3 +598,30 @@ func TestRecreatedObjectIsCreatedAgain(t *testing.T) {
 		t.Fatalf("runs %v, want create for the old and the new object", got)
 	}
 }
+
+// TestRemovedAnnotationIsIgnoredWhileRunning: removing or editing the
+// last-handled annotation by hand does not re-run create while the operator
+// runs (the in-memory state wins, as operator/doc.go says); a new controller
+// (a restart) reads the annotation and runs create for an object without it.
+func TestRemovedAnnotationIsIgnoredWhileRunning(t *testing.T) {
+	u := newUnit(t)
+	u.on(CauseCreate, "provision")
+	u.put(gizmo(map[string]any{"size": int64(1)}, nil))
+	u.process()
+	u.put(gizmo(map[string]any{"size": int64(1)}, map[string]string{lastHandled: `{"spec":{"size":1}}`})) // the watch brings optel's write
+	u.process()
+	u.put(gizmo(map[string]any{"size": int64(1)}, nil)) // the annotation removed by hand
+	u.process()
+	u.put(gizmo(map[string]any{"size": int64(1)}, map[string]string{lastHandled: `{"spec":{"size":7}}`})) // or edited by hand
+	u.process()
+	if got := u.runs(); !slices.Equal(got, []string{"create/provision"}) {
+		t.Fatalf("runs %v, want only the first create", got)
+	}
+	restarted := newUnit(t)
+	restarted.on(CauseCreate, "provision")
+	restarted.put(gizmo(map[string]any{"size": int64(1)}, nil))
+	restarted.process()
+	if got := restarted.runs(); !slices.Equal(got, []string{"create/provision"}) {
+		t.Fatalf("after a restart: runs %v, want create", got)
+	}
+}
