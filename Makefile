@@ -86,7 +86,7 @@ test: tools vet fmt-check
 	@echo ">> scrape storm: 50 scrapers for 60 s, alone so it cannot starve other tests"
 	$(GO) test -count=1 -run '^TestScrapeStorm$$' -v ./exporters/prometheus
 	@echo ">> 200 slow /metrics.json readers at 100k series, alone: heap bound"
-	$(GO) test -count=1 -run '^(TestSlowJSONReaders|TestOneClientCannotHoldEverySlot)$$' -v ./server
+	$(GO) test -count=1 -run '^(TestSlowJSONReaders|TestStaggeredSlowJSONReaders|TestStaggeredSlowScrapes|TestOneClientCannotHoldEverySlot)$$' -v ./server
 	@echo ">> scrape storm as deployed: TLS and KubeAuth on the real API server, 20 s, alone"
 	$(GO) test -count=1 -run '^TestSecureScrapeStorm$$' -v ./server
 	@$(MAKE) --no-print-directory fuzz bench-check getting-started-check

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/optel-dev/optel/exporters/jsonexp"
 	"github.com/optel-dev/optel/server"
 	"github.com/optel-dev/optel/telemetry"
 )
@@ -102,10 +104,14 @@ func TestSlowJSONReaders(t *testing.T) {
 
 // slowJSONServer serves /metrics.json over 100k series through server.New
 // and returns its URL.
-func slowJSONServer(t *testing.T) string {
+func slowJSONServer(t *testing.T) string { return slowServer(t, "json", "/metrics.json") }
+
+// slowServer serves exporter's routes over 100k series through server.New
+// and returns the URL of path.
+func slowServer(t *testing.T, exporter, path string) string {
 	t.Helper()
 	ctx := context.Background()
-	tp, err := telemetry.New(ctx, telemetry.WithExporters("json"), telemetry.WithCardinalityLimit(0),
+	tp, err := telemetry.New(ctx, telemetry.WithExporters(exporter), telemetry.WithCardinalityLimit(0),
 		telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +126,7 @@ func slowJSONServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	run(t, srv)
-	url := "http://" + srv.MetricsAddr() + "/metrics.json"
-	return url
+	return "http://" + srv.MetricsAddr() + path
 }
 
 // clientFrom is an HTTP client whose connections come from ip.
@@ -182,5 +187,116 @@ func TestOneClientCannotHoldEverySlot(t *testing.T) {
 	}
 	if codes[200] != server.DefaultMaxRequestsPerClient || codes[http.StatusTooManyRequests] != held-server.DefaultMaxRequestsPerClient {
 		t.Errorf("one address: %v, want %d served and the rest 429", codes, server.DefaultMaxRequestsPerClient)
+	}
+}
+
+// TestStaggeredSlowJSONReaders: readers that arrive one after another, each
+// after the previous one's collection finished, cannot share a collection:
+// each holds its own encoded snapshot while it reads slowly. 64 of them (the
+// in-flight bound) stay within slowReaderHeapBound, because at most
+// jsonexp.DefaultMaxSnapshots are held and the rest get 503.
+func TestStaggeredSlowJSONReaders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs alone in make test's slow step, not in the -short race pass")
+	}
+	staggeredReaders(t, slowServer(t, "json", "/metrics.json"), nil, jsonexp.DefaultMaxSnapshots)
+}
+
+// TestStaggeredSlowScrapes: the same for /metrics, with Prometheus's Accept
+// header but without gzip, as an attacker would ask: a gzipped exposition
+// at 100k series fits in the socket buffers, so its scrape finishes at once
+// however slowly the client reads (all 64 were served with gzip, peak heap
+// +57 MiB). At 100k series the plain text body (about 3.5 MiB) fits there
+// too, so all 64 are served and only the heap bound is asserted; the
+// snapshot bound itself is prometheus/TestHandlerSnapshotBound.
+func TestStaggeredSlowScrapes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs alone in make test's slow step, not in the -short race pass")
+	}
+	hdr := http.Header{
+		"Accept":          {"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"},
+	}
+	staggeredReaders(t, slowServer(t, "prometheus", "/metrics"), hdr, -1)
+}
+
+// staggeredReaders runs 64 readers of url one after another, each holding
+// its response unread until all have started, and checks the heap bound and,
+// unless maxHeld is negative, that exactly maxHeld were served.
+func staggeredReaders(t *testing.T, url string, hdr http.Header, maxHeld int) {
+	t.Helper()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	sample := func() {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		if m.HeapInuse > peak.Load() {
+			peak.Store(m.HeapInuse)
+		}
+	}
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				sample()
+			}
+		}
+	}()
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	const readers = 64
+	for i := range readers {
+		// The next reader starts only once this one has its headers, which
+		// the handler sends after its collection and encoding: no sharing.
+		started := make(chan struct{})
+		wg.Go(func() {
+			client := clientFrom(net.IPv4(127, 0, 2, byte(10+i%25)))
+			client.Transport.(*http.Transport).DisableCompression = true // keep the body as sent
+			defer client.CloseIdleConnections()
+			req, _ := http.NewRequest("GET", url, nil)
+			for k, v := range hdr {
+				req.Header[k] = v
+			}
+			resp, err := client.Do(req)
+			close(started)
+			code := 0
+			if err == nil {
+				code = resp.StatusCode
+				buf := make([]byte, 4<<10)
+				_, _ = resp.Body.Read(buf)
+				<-release // hold the rest of the snapshot unread
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+		<-started
+	}
+	sample()
+	close(release)
+	wg.Wait()
+	close(stop)
+	<-sampled
+	t.Logf("%d staggered slow readers of %s at 100k series: status counts %v; heap in use %.0f MiB before, peak %.0f MiB (+%.0f MiB); bound %d MiB",
+		readers, url[strings.LastIndex(url, "/"):], codes, float64(base)/(1<<20), float64(peak.Load())/(1<<20), float64(int64(peak.Load())-int64(base))/(1<<20), slowReaderHeapBound>>20)
+	if codes[200]+codes[503] != readers {
+		t.Errorf("status counts %v, want only 200 and 503", codes)
+	}
+	if maxHeld >= 0 && (codes[200] != maxHeld || codes[503] != readers-maxHeld) {
+		t.Errorf("status counts %v, want %d served (the snapshot bound) and the rest 503", codes, maxHeld)
+	}
+	if peak.Load() > slowReaderHeapBound {
+		t.Errorf("peak heap in use %.0f MiB exceeds the documented %d MiB", float64(peak.Load())/(1<<20), slowReaderHeapBound>>20)
 	}
 }

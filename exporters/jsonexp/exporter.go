@@ -8,17 +8,31 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sync/singleflight"
-
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 type config struct {
-	ro          []sdkmetric.ManualReaderOption
-	reader      *sdkmetric.ManualReader
-	maxInFlight int
-	set         bool
+	ro           []sdkmetric.ManualReaderOption
+	reader       *sdkmetric.ManualReader
+	maxInFlight  int
+	set          bool
+	maxSnapshots int
+	snapshotsSet bool
+}
+
+// DefaultMaxSnapshots bounds the encoded snapshots held at once by readers
+// that have not finished reading them. Readers that arrive together share
+// one; readers that arrive one after another each hold their own (about
+// 14 MiB at 100k series), which without this bound would be up to
+// DefaultMaxRequestsInFlight of them.
+const DefaultMaxSnapshots = 4
+
+// WithMaxSnapshots bounds the distinct snapshots held at once; a request
+// that would need another one gets 503 with Retry-After at once. 0 means
+// no bound. Default DefaultMaxSnapshots.
+func WithMaxSnapshots(n int) Option {
+	return optionFunc(func(c *config) { c.maxSnapshots, c.snapshotsSet = max(n, 0), true })
 }
 
 // DefaultMaxRequestsInFlight bounds concurrent /metrics.json requests.
@@ -59,11 +73,21 @@ func WithManualReader(r *sdkmetric.ManualReader) Option {
 // Concurrent requests share one collection and one encoding (single
 // flight): however many readers arrive at once, at most one collection
 // runs, and the readers hold the same encoded bytes while they read them
-// slowly. At most WithMaxRequestsInFlight requests are served at once.
+// slowly. At most WithMaxRequestsInFlight requests are served at once, and
+// at most WithMaxSnapshots distinct snapshots are held by readers at once
+// (readers that arrive one after another cannot share one).
 type Exporter struct {
-	reader  *sdkmetric.ManualReader
-	flights singleflight.Group
-	sem     chan struct{}
+	reader *sdkmetric.ManualReader
+	sem    chan struct{}
+
+	// One generation per collection, reference-counted by its readers, so
+	// the number still held is known. (golang.org/x/sync/singleflight
+	// shares a result but cannot tell when its last reader is done.)
+	mu           sync.Mutex
+	flight       *generation // the collection running now, if any
+	held         int         // generations not yet released by every reader
+	maxSnapshots int
+
 	// The collection target, which the SDK refills in place (its slices are
 	// reused across collections); only the flight's goroutine uses it.
 	rms      sync.Pool
@@ -79,7 +103,10 @@ func New(opts ...Option) *Exporter {
 	if !c.set {
 		c.maxInFlight = DefaultMaxRequestsInFlight
 	}
-	e := &Exporter{reader: c.reader}
+	if !c.snapshotsSet {
+		c.maxSnapshots = DefaultMaxSnapshots
+	}
+	e := &Exporter{reader: c.reader, maxSnapshots: c.maxSnapshots}
 	if e.reader == nil {
 		e.reader = sdkmetric.NewManualReader(c.ro...)
 	}
@@ -104,7 +131,8 @@ func (e *Exporter) Snapshot(ctx context.Context) (*metricdata.ResourceMetrics, e
 
 // Handler serves the snapshot as application/json. A collection error is a
 // 500 with the error text; after shutdown it is 503; beyond the in-flight
-// bound it is 503 with Retry-After.
+// bound, or when a new collection would exceed the snapshot bound, it is
+// 503 with Retry-After.
 func (e *Exporter) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.sem != nil {
@@ -117,21 +145,12 @@ func (e *Exporter) Handler() http.Handler {
 				return
 			}
 		}
-		v, err, _ := e.flights.Do("snapshot", func() (any, error) {
-			rm, _ := e.rms.Get().(*metricdata.ResourceMetrics)
-			if rm == nil {
-				rm = new(metricdata.ResourceMetrics)
-			}
-			defer e.rms.Put(rm)
-			// The collection outlives a caller that gives up: others share it.
-			if err := e.reader.Collect(context.WithoutCancel(r.Context()), rm); err != nil {
-				return nil, fmt.Errorf("collect json snapshot: %w", err)
-			}
-			// A fresh buffer per flight: its readers keep it while they read.
-			buf := AppendJSON(make([]byte, 0, max(e.lastSize.Load(), 64<<10)), rm)
-			e.lastSize.Store(int64(len(buf)))
-			return buf, nil
-		})
+		g, err := e.acquire(r.Context())
+		if errors.Is(err, errTooManySnapshots) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many /metrics.json snapshots held by readers; retry later", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			code := http.StatusInternalServerError
 			if errorsIsShutdown(err) {
@@ -140,9 +159,84 @@ func (e *Exporter) Handler() http.Handler {
 			http.Error(w, err.Error(), code)
 			return
 		}
+		defer e.release(g)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(v.([]byte))
+		_, _ = w.Write(g.buf)
 	})
+}
+
+// generation is one collection's encoded snapshot and its readers.
+type generation struct {
+	done chan struct{}
+	buf  []byte
+	err  error
+	refs int // guarded by Exporter.mu
+}
+
+var errTooManySnapshots = errors.New("too many snapshots held")
+
+// acquire returns the running collection's generation, or starts one if
+// fewer than maxSnapshots are held, with one reference for the caller.
+func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
+	e.mu.Lock()
+	if g := e.flight; g != nil {
+		g.refs++
+		e.mu.Unlock()
+		<-g.done
+		return g, g.err
+	}
+	if e.maxSnapshots > 0 && e.held >= e.maxSnapshots {
+		e.mu.Unlock()
+		return nil, errTooManySnapshots
+	}
+	g := &generation{done: make(chan struct{}), refs: 1}
+	e.flight = g
+	e.held++
+	e.mu.Unlock()
+	// Clear the flight even if collecting panics (an observable callback
+	// can), or every later request would wait for it forever; and drop the
+	// caller's reference then, or the generation would count as held for
+	// ever. Waiters get the error; the panic goes on to net/http.
+	defer func() {
+		p := recover()
+		e.mu.Lock()
+		e.flight = nil
+		if p != nil {
+			g.err = fmt.Errorf("collect json snapshot: panic: %v", p)
+			if g.refs--; g.refs == 0 {
+				e.held--
+			}
+		}
+		e.mu.Unlock()
+		close(g.done)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	rm, _ := e.rms.Get().(*metricdata.ResourceMetrics)
+	if rm == nil {
+		rm = new(metricdata.ResourceMetrics)
+	}
+	defer e.rms.Put(rm)
+	// The collection outlives a caller that gives up: others share it.
+	if err := e.reader.Collect(context.WithoutCancel(ctx), rm); err != nil {
+		g.err = fmt.Errorf("collect json snapshot: %w", err)
+		return g, g.err
+	}
+	// A fresh buffer per generation: its readers keep it while they read.
+	g.buf = AppendJSON(make([]byte, 0, max(e.lastSize.Load(), 64<<10)), rm)
+	e.lastSize.Store(int64(len(g.buf)))
+	return g, nil
+}
+
+// release drops the caller's reference; the last one frees the generation.
+func (e *Exporter) release(g *generation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if g.refs--; g.refs == 0 {
+		e.held--
+		g.buf = nil
+	}
 }
 
 // Routes mounts Handler at /metrics.json.

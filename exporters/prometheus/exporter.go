@@ -25,6 +25,7 @@ type config struct {
 	targetInfo    bool
 	errorLog      func(error)
 	maxInFlight   int
+	maxSnapshots  int
 	readerOptions []otelprom.Option
 	manualOptions []sdkmetric.ManualReaderOption
 	sharedReader  *sdkmetric.ManualReader
@@ -73,6 +74,19 @@ func WithMaxRequestsInFlight(n int) Option {
 	return optionFunc(func(c *config) { c.maxInFlight = max(n, 0) })
 }
 
+// DefaultMaxSnapshots bounds the rendered expositions held at once by
+// scrapes that have not finished reading them (optel encoder). Scrapes that
+// arrive together share one; scrapes that arrive one after another, each
+// reading slowly, hold one each.
+const DefaultMaxSnapshots = 4
+
+// WithMaxSnapshots bounds the distinct rendered expositions held at once
+// (optel encoder); a scrape that would need another one gets 503 with
+// Retry-After at once. 0 means no bound. Default DefaultMaxSnapshots.
+func WithMaxSnapshots(n int) Option {
+	return optionFunc(func(c *config) { c.maxSnapshots = max(n, 0) })
+}
+
 // WithReaderOption passes an option to the stock OTel Prometheus exporter
 // (EncoderStock only; New rejects it with the optel encoder).
 func WithReaderOption(o otelprom.Option) Option {
@@ -108,7 +122,7 @@ type Exporter struct {
 // New builds an exporter. Nothing is registered globally: the stock
 // encoder gets a private registry, and the optel encoder needs none.
 func New(opts ...Option) (*Exporter, error) {
-	c := config{targetInfo: true, maxInFlight: DefaultMaxRequestsInFlight}
+	c := config{targetInfo: true, maxInFlight: DefaultMaxRequestsInFlight, maxSnapshots: DefaultMaxSnapshots}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -150,7 +164,7 @@ func newOptel(c *config) *Exporter {
 		foreign = prom.Gatherers(c.gatherers)
 	}
 	r := newRenderer(reader, c, foreign)
-	h := newHandler(r, c.maxInFlight)
+	h := newHandler(r, c.maxInFlight, c.maxSnapshots)
 	return &Exporter{
 		reader:      reader,
 		gatherer:    renderGatherer{r},

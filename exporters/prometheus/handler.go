@@ -30,6 +30,8 @@ type handler struct {
 	flights [2]*flight  // by format: text, OpenMetrics
 	free    []*snapshot // at most maxFree
 	size    [2]int      // last body size per format, to size new buffers
+	live    int         // snapshots some scrape still holds
+	maxLive int         // 0: no bound
 }
 
 const maxFree = 2
@@ -58,6 +60,7 @@ func (s *snapshot) release() {
 	s.gzOnce = sync.Once{}
 	h := s.h
 	h.mu.Lock()
+	h.live--
 	if len(h.free) < maxFree {
 		h.free = append(h.free, s)
 	}
@@ -89,8 +92,8 @@ var acceptedFormats = []expfmt.Format{
 	expfmt.NewFormat(expfmt.TypeTextPlain),
 }
 
-func newHandler(r *renderer, maxInFlight int) *handler {
-	h := &handler{r: r}
+func newHandler(r *renderer, maxInFlight, maxSnapshots int) *handler {
+	h := &handler{r: r, maxLive: maxSnapshots}
 	if maxInFlight > 0 {
 		h.sem = make(chan struct{}, maxInFlight)
 	}
@@ -110,6 +113,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	format := expfmt.NegotiateAccept(req.Header, acceptedFormats...)
 	om := format.FormatType() == expfmt.TypeOpenMetrics
 	snap := h.snapshot(req.Context(), om)
+	if snap == nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many expositions held by slow scrapes; retry later", http.StatusServiceUnavailable)
+		return
+	}
 	defer snap.release()
 
 	hdr := w.Header()
@@ -130,7 +138,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // snapshot returns a rendered exposition holding one reference for the
 // caller: the running render of that format if there is one, else a new
-// render. The render does not inherit the request's cancellation, because
+// render, or nil when a new render would exceed the bound on snapshots
+// held. The render does not inherit the request's cancellation, because
 // other scrapes may be waiting on it.
 func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 	i := 0
@@ -144,6 +153,11 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 		<-f.done
 		return f.snap
 	}
+	if h.maxLive > 0 && h.live >= h.maxLive {
+		h.mu.Unlock()
+		return nil
+	}
+	h.live++
 	var s *snapshot
 	if n := len(h.free); n > 0 {
 		s, h.free = h.free[n-1], h.free[:n-1]
@@ -161,13 +175,20 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 	// Clear the flight even if rendering panics (a user's observable
 	// callback can): otherwise every later scrape of this format would wait
 	// for it forever. Waiters then get the empty body; the panic goes on to
-	// net/http, which answers the first scraper with an error.
+	// net/http, which answers the first scraper with an error. The first
+	// scraper's reference is dropped then, or the snapshot would count as
+	// held for ever.
 	defer func() {
+		p := recover()
 		h.mu.Lock()
 		h.flights[i] = nil
 		h.size[i] = len(s.body)
 		h.mu.Unlock()
 		close(f.done)
+		if p != nil {
+			s.release()
+			panic(p)
+		}
 	}()
 	s.body = h.r.render(context.WithoutCancel(ctx), s.body[:0], om)
 	h.collections.Add(1)

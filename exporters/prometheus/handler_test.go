@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -243,5 +244,78 @@ func TestHandlerSurvivesPanickingCallback(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the scrape after a panicking callback never returned: the render flight was left open")
+	}
+}
+
+// heldWriter is a ResponseWriter whose Write blocks until release closes:
+// a scrape that has not finished reading its exposition.
+type heldWriter struct {
+	*httptest.ResponseRecorder
+	wrote, release chan struct{}
+}
+
+func (w heldWriter) Write(b []byte) (int, error) {
+	close(w.wrote)
+	<-w.release
+	return w.ResponseRecorder.Write(b)
+}
+
+// TestHandlerSnapshotBound: scrapes that arrive one after another, each
+// still writing its own exposition, hold one each; beyond WithMaxSnapshots
+// the next scrape gets 503 with Retry-After at once, and is served again as
+// soon as one finishes. Panicking renders hold nothing.
+func TestHandlerSnapshotBound(t *testing.T) {
+	exp, m := newOptel(t, prometheus.WithMaxSnapshots(2))
+	c, _ := m.Int64Counter("c", metric.WithDescription("d"))
+	c.Add(context.Background(), 1)
+	h := exp.Handler()
+	type held struct{ release, done chan struct{} }
+	var scrapes []held
+	for _, accept := range []string{"text/plain", "application/openmetrics-text;version=1.0.0"} { // one per format
+		{
+			s := held{release: make(chan struct{}), done: make(chan struct{})}
+			scrapes = append(scrapes, s)
+			w := heldWriter{ResponseRecorder: httptest.NewRecorder(), wrote: make(chan struct{}), release: s.release}
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			req.Header.Set("Accept", accept)
+			go func() { defer close(s.done); h.ServeHTTP(w, req) }()
+			<-w.wrote
+		}
+	}
+	code := func() (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Code, rec.Header().Get("Retry-After")
+	}
+	if got, retry := code(); got != http.StatusServiceUnavailable || retry == "" {
+		t.Fatalf("third scrape while two expositions are held: %d (Retry-After %q), want 503 with Retry-After", got, retry)
+	}
+	close(scrapes[0].release)
+	<-scrapes[0].done
+	if got, _ := code(); got != http.StatusOK {
+		t.Errorf("after one scrape finished: %d, want 200", got)
+	}
+	close(scrapes[1].release)
+	<-scrapes[1].done
+
+	var boom atomic.Bool
+	boom.Store(true)
+	if _, err := m.Int64ObservableGauge("g", metric.WithDescription("d"), metric.WithInt64Callback(func(context.Context, metric.Int64Observer) error {
+		if boom.Load() {
+			panic("callback bug")
+		}
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		func() {
+			defer func() { _ = recover() }()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics", nil))
+		}()
+	}
+	boom.Store(false)
+	if got, _ := code(); got != http.StatusOK {
+		t.Errorf("after three panicking renders: %d, want 200 (nothing held)", got)
 	}
 }

@@ -1,0 +1,99 @@
+package jsonexp_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/optel-dev/optel/exporters/jsonexp"
+)
+
+// heldWriter is a ResponseWriter whose Write blocks until release closes:
+// a reader that has not finished reading its snapshot.
+type heldWriter struct {
+	httptest.ResponseRecorder
+	wrote   chan struct{}
+	release chan struct{}
+}
+
+func newHeldWriter(release chan struct{}) *heldWriter {
+	return &heldWriter{ResponseRecorder: *httptest.NewRecorder(), wrote: make(chan struct{}), release: release}
+}
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	close(w.wrote)
+	<-w.release
+	return w.ResponseRecorder.Write(b)
+}
+
+// TestSnapshotBound: readers that arrive one after another each hold their
+// own snapshot; once WithMaxSnapshots are held, a request that needs
+// another gets 503 with Retry-After at once, and it is served again as
+// soon as one reader finishes. A panicking collection holds nothing.
+func TestSnapshotBound(t *testing.T) {
+	exp := jsonexp.New(jsonexp.WithMaxSnapshots(2))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	c, _ := mp.Meter("t").Int64Counter("c")
+	c.Add(context.Background(), 1)
+	h := exp.Handler()
+	get := func(w http.ResponseWriter) { h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics.json", nil)) }
+
+	type held struct{ release, done chan struct{} }
+	var readers []held
+	for range 2 {
+		r := held{release: make(chan struct{}), done: make(chan struct{})}
+		readers = append(readers, r)
+		w := newHeldWriter(r.release)
+		go func() { defer close(r.done); get(w) }()
+		<-w.wrote // its snapshot is encoded and held
+	}
+	code := func() (int, string) {
+		rec := httptest.NewRecorder()
+		get(rec)
+		return rec.Code, rec.Header().Get("Retry-After")
+	}
+	if got, retry := code(); got != http.StatusServiceUnavailable || retry == "" {
+		t.Fatalf("third reader while two snapshots are held: %d (Retry-After %q), want 503 with Retry-After", got, retry)
+	}
+	close(readers[0].release)
+	<-readers[0].done
+	if got, _ := code(); got != http.StatusOK {
+		t.Errorf("after one reader finished: %d, want 200", got)
+	}
+	close(readers[1].release)
+	<-readers[1].done
+
+	// Two collections that panic (an observable callback can) leave no
+	// snapshot held: the next request is served.
+	var panics sync.Mutex
+	boom := true
+	_, err := mp.Meter("t").Int64ObservableGauge("g", metric.WithInt64Callback(func(context.Context, metric.Int64Observer) error {
+		panics.Lock()
+		defer panics.Unlock()
+		if boom {
+			panic("callback bug")
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		func() {
+			defer func() { _ = recover() }()
+			get(httptest.NewRecorder())
+		}()
+	}
+	panics.Lock()
+	boom = false
+	panics.Unlock()
+	if got, _ := code(); got != http.StatusOK {
+		t.Errorf("after two panicking collections: %d, want 200 (nothing held)", got)
+	}
+}
