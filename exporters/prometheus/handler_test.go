@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
 )
@@ -34,6 +37,11 @@ func newOptel(t *testing.T, opts ...prometheus.Option) (*prometheus.Exporter, me
 	return exp, mp.Meter("t")
 }
 
+// prometheusAccept is the Accept header the testbed's real Prometheus
+// (2.42, Debian) sent on its scrapes, captured from its requests; its
+// Accept-Encoding was "gzip".
+const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
 func TestHandlerNegotiation(t *testing.T) {
 	exp, m := newOptel(t, prometheus.WithoutTargetInfo())
 	c, _ := m.Int64Counter("hits", metric.WithDescription("Hits."))
@@ -42,14 +50,19 @@ func TestHandlerNegotiation(t *testing.T) {
 	for _, tc := range []struct {
 		name, accept, encoding string
 		wantType, wantLine     string
-		gzipped, eof           bool
+		wantEncoding           string
+		eof                    bool
 	}{
 		{name: "no accept", wantType: "text/plain; version=0.0.4", wantLine: `hits_total{k="v"} 2`},
 		{name: "openmetrics", accept: "application/openmetrics-text;version=1.0.0,text/plain;q=0.5", wantType: "application/openmetrics-text; version=1.0.0", wantLine: `hits_total{k="v"} 2.0`, eof: true},
 		{name: "openmetrics 0.0.1", accept: "application/openmetrics-text;version=0.0.1", wantType: "application/openmetrics-text; version=0.0.1", wantLine: `hits_total{k="v"} 2.0`, eof: true},
 		{name: "protobuf falls back to text", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`},
-		{name: "gzip", encoding: "gzip, deflate", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`, gzipped: true},
+		{name: "gzip", encoding: "gzip, deflate", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`, wantEncoding: "gzip"},
+		{name: "gzip as Prometheus asks", accept: prometheusAccept, encoding: "gzip", wantType: "application/openmetrics-text; version=1.0.0", wantLine: `hits_total{k="v"} 2.0`, wantEncoding: "gzip", eof: true},
 		{name: "gzip refused", encoding: "gzip;q=0, identity", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`},
+		{name: "zstd", encoding: "zstd", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`, wantEncoding: "zstd"},
+		{name: "zstd preferred on a tie", encoding: "gzip, zstd", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`, wantEncoding: "zstd"},
+		{name: "gzip weighted higher", encoding: "zstd;q=0.5, gzip", wantType: "text/plain", wantLine: `hits_total{k="v"} 2`, wantEncoding: "gzip"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/metrics", nil)
@@ -61,14 +74,27 @@ func TestHandlerNegotiation(t *testing.T) {
 				t.Errorf("Content-Type %q, want prefix %q", ct, tc.wantType)
 			}
 			body := rec.Body.Bytes()
-			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tc.gzipped {
-				t.Fatalf("gzip = %v, want %v", got, tc.gzipped)
+			if got := rec.Header().Get("Content-Encoding"); got != tc.wantEncoding {
+				t.Fatalf("Content-Encoding %q, want %q", got, tc.wantEncoding)
 			}
-			if tc.gzipped {
+			if n, _ := strconv.Atoi(rec.Header().Get("Content-Length")); n != len(body) {
+				t.Errorf("Content-Length %d, body %d bytes", n, len(body))
+			}
+			switch tc.wantEncoding {
+			case "gzip":
 				zr, err := gzip.NewReader(bytes.NewReader(body))
 				if err != nil {
 					t.Fatal(err)
 				}
+				if body, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+			case "zstd":
+				zr, err := zstd.NewReader(bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer zr.Close()
 				if body, err = io.ReadAll(zr); err != nil {
 					t.Fatal(err)
 				}
