@@ -47,18 +47,30 @@ func TestDatasetsIdentical(t *testing.T) {
 		}
 		return d
 	}
-	want := scrapeParsed(t, build(sysClientGolang).handler)
-	if len(want) != 2 || len(want["requests_total"].GetMetric()) != 200 || len(want["latency_seconds"].GetMetric()) != 200 {
-		t.Fatalf("client_golang dataset is not 200 counters + 200 histograms: %v", want)
-	}
-	for name, sys := range map[string]system{"optel": sysOptel, "stock": sysStock} {
-		got := scrapeParsed(t, build(sys).handler)
-		if len(got) != len(want) {
-			t.Errorf("%s: %d families, client_golang %d", name, len(got), len(want))
+	// Compared as built, then after two rounds of churn (every value
+	// changed, 1 % new series each round).
+	cg := build(sysClientGolang)
+	others := map[string]*dataset{"optel": build(sysOptel), "stock": build(sysStock)}
+	for round := range 3 {
+		if round > 0 {
+			cg.churn()
+			for _, d := range others {
+				d.churn()
+			}
 		}
-		for fam, w := range want {
-			if !proto.Equal(got[fam], w) {
-				t.Errorf("%s: family %s differs from client_golang's", name, fam)
+		want := scrapeParsed(t, cg.handler)
+		if n := 200 + 2*round; len(want) != 2 || len(want["requests_total"].GetMetric()) != n || len(want["latency_seconds"].GetMetric()) != n {
+			t.Fatalf("round %d: client_golang dataset is not %d counters + %d histograms", round, n, n)
+		}
+		for name, d := range others {
+			got := scrapeParsed(t, d.handler)
+			if len(got) != len(want) {
+				t.Errorf("round %d: %s: %d families, client_golang %d", round, name, len(got), len(want))
+			}
+			for fam, w := range want {
+				if !proto.Equal(got[fam], w) {
+					t.Errorf("round %d: %s: family %s differs from client_golang's", round, name, fam)
+				}
 			}
 		}
 	}

@@ -32,6 +32,11 @@ var buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1
 const (
 	acceptText = "text/plain;version=0.0.4"
 	acceptOM   = "application/openmetrics-text;version=1.0.0"
+	// acceptPrometheus and encodingPrometheus are the headers the testbed's
+	// real Prometheus (2.42) sent on its scrapes, captured from its
+	// requests: it negotiates OpenMetrics and asks for gzip.
+	acceptPrometheus   = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	encodingPrometheus = "gzip"
 )
 
 // system is what a scrape benchmark renders with.
@@ -57,6 +62,11 @@ type dataset struct {
 	json     *jsonexp.Exporter
 	handler  http.Handler
 	retained float64 // MiB kept between scrapes, measured once
+	// churn changes every value and adds 1 % new series (neither side
+	// deletes any: the OTel SDK cannot forget a cumulative series, so
+	// client_golang keeps its old ones too, and both do the same work).
+	churn   func()
+	churned bool // churn ran on it: the plain runs need a fresh one
 }
 
 var (
@@ -67,11 +77,13 @@ var (
 // getDataset builds (or reuses) the dataset of n series for a system. One
 // is kept at a time: -count runs a benchmark's repetitions back to back, so
 // they share it, and the next benchmark frees it.
-func getDataset(b testing.TB, n int, sys system) *dataset {
+func getDataset(b testing.TB, n int, sys system, churn bool) *dataset {
 	b.Helper()
 	dsMu.Lock()
 	defer dsMu.Unlock()
-	if ds != nil && ds.n == n && ds.kind == int(sys) {
+	// A churned dataset is reused only by churn runs.
+	if ds != nil && ds.n == n && ds.kind == int(sys) && (churn || !ds.churned) {
+		ds.churned = ds.churned || churn
 		return ds
 	}
 	if ds != nil {
@@ -88,6 +100,7 @@ func getDataset(b testing.TB, n int, sys system) *dataset {
 	if sys == sysOptel || sys == sysJSON { // the others keep nothing between scrapes
 		d.retained = retainedMiB(d.handler)
 	}
+	d.churned = churn
 	ds = d
 	return d
 }
@@ -127,6 +140,25 @@ func buildDataset(n int, sys system) (*dataset, error) {
 			ph.WithLabelValues(ctrl, ns, name).Observe(float64(i%100) / 10)
 		}
 		d.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+		counters := make([]prom.Counter, 0, n/2)
+		hists := make([]prom.Observer, 0, n/2)
+		for i := range n / 2 {
+			ctrl, ns, name := seriesLabels(i)
+			counters, hists = append(counters, pc.WithLabelValues(ctrl, ns, name)), append(hists, ph.WithLabelValues(ctrl, ns, name))
+		}
+		next := n / 2
+		d.churn = func() {
+			for i := range counters {
+				counters[i].Add(1)
+				hists[i].Observe(float64((i+next)%100) / 10)
+			}
+			for range n / 200 {
+				ctrl, ns, name := seriesLabels(next)
+				counters, hists = append(counters, pc.WithLabelValues(ctrl, ns, name)), append(hists, ph.WithLabelValues(ctrl, ns, name))
+				hists[len(hists)-1].Observe(float64(next%100) / 10)
+				next++
+			}
+		}
 		return d, nil
 	}
 	var reader sdkmetric.Reader
@@ -153,21 +185,42 @@ func buildDataset(n int, sys system) (*dataset, error) {
 	m := d.mp.Meter("bench")
 	c, _ := m.Int64Counter("requests", metric.WithDescription("Requests."))
 	h, _ := m.Float64Histogram("latency", metric.WithUnit("s"), metric.WithDescription("Latency."), metric.WithExplicitBucketBoundaries(buckets...))
+	sets := make([]metric.MeasurementOption, 0, n/2)
 	for i := range n / 2 {
 		ctrl, ns, name := seriesLabels(i)
-		set := attribute.NewSet(attribute.String("controller", ctrl), attribute.String("namespace", ns), attribute.String("name", name))
-		c.Add(ctx, int64(i), metric.WithAttributeSet(set))
-		h.Record(ctx, float64(i%100)/10, metric.WithAttributeSet(set))
+		set := metric.WithAttributeSet(attribute.NewSet(attribute.String("controller", ctrl), attribute.String("namespace", ns), attribute.String("name", name)))
+		sets = append(sets, set)
+		c.Add(ctx, int64(i), set)
+		h.Record(ctx, float64(i%100)/10, set)
+	}
+	next := n / 2
+	d.churn = func() {
+		for i, set := range sets {
+			c.Add(ctx, 1, set)
+			h.Record(ctx, float64((i+next)%100)/10, set)
+		}
+		for range n / 200 {
+			ctrl, ns, name := seriesLabels(next)
+			set := metric.WithAttributeSet(attribute.NewSet(attribute.String("controller", ctrl), attribute.String("namespace", ns), attribute.String("name", name)))
+			sets = append(sets, set)
+			c.Add(ctx, 0, set)
+			h.Record(ctx, float64(next%100)/10, set)
+			next++
+		}
 	}
 	return d, nil
 }
 
-// discard is a ResponseWriter that throws the body away, so the benchmark
-// measures collecting and encoding, not a network.
-type discard struct{ h http.Header }
+// discard is a ResponseWriter that throws the body away (counting its
+// bytes), so the benchmark measures collecting, encoding and compressing,
+// not a network.
+type discard struct {
+	h http.Header
+	n int
+}
 
 func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
 // heapPeak samples the live heap while a benchmark runs and reports the
@@ -221,33 +274,81 @@ func (p *heapPeak) report(b *testing.B) {
 	b.ReportMetric(extra/(1<<20), "peak-heap-MiB")
 }
 
-func serveLoop(b *testing.B, d *dataset, accept string) {
+// scrapeKind is how a benchmark scrapes.
+type scrapeKind struct {
+	name, accept, encoding string
+	churn                  bool // change every value and add 1 % series before each scrape (untimed)
+}
+
+var (
+	scrapeAsPrometheus = scrapeKind{name: "prometheus-gzip", accept: acceptPrometheus, encoding: encodingPrometheus}
+	scrapeWithChurn    = scrapeKind{name: "prometheus-gzip-churn", accept: acceptPrometheus, encoding: encodingPrometheus, churn: true}
+	scrapeText         = scrapeKind{name: "text", accept: acceptText}
+	scrapeOpenMetrics  = scrapeKind{name: "openmetrics", accept: acceptOM}
+)
+
+// serveLoop scrapes d's handler as k says. Every system gets one warm-up
+// scrape before the timer starts. With churn, the values change between
+// scrapes while the timer is stopped.
+func serveLoop(b *testing.B, d *dataset, k scrapeKind) {
 	req, _ := http.NewRequest("GET", "/metrics", nil)
-	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept", k.accept)
+	if k.encoding != "" {
+		req.Header.Set("Accept-Encoding", k.encoding)
+	}
+	warm := &discard{h: http.Header{}}
+	d.handler.ServeHTTP(warm, req)
+	if k.encoding != "" && warm.h.Get("Content-Encoding") != k.encoding {
+		b.Fatalf("asked for %s, got Content-Encoding %q", k.encoding, warm.h.Get("Content-Encoding"))
+	}
 	b.ReportAllocs()
 	hp := startHeapPeak()
+	var bytes int
 	b.ResetTimer()
 	for b.Loop() {
-		d.handler.ServeHTTP(&discard{h: http.Header{}}, req)
+		if k.churn {
+			b.StopTimer()
+			d.churn()
+			b.StartTimer()
+		}
+		w := &discard{h: http.Header{}}
+		d.handler.ServeHTTP(w, req)
+		bytes = w.n
 	}
 	b.StopTimer()
 	hp.report(b)
+	b.ReportMetric(float64(bytes), "body-bytes")
 	if d.kind == int(sysOptel) || d.kind == int(sysJSON) {
 		b.ReportMetric(d.retained, "retained-MiB")
 	}
 }
 
 func benchScrape(b *testing.B, n int, sys system) {
-	d := getDataset(b, n, sys)
 	series := fmt.Sprintf("series=%d", n)
-	b.Run("text/"+series, func(b *testing.B) { serveLoop(b, d, acceptText) })
-	b.Run("openmetrics/"+series, func(b *testing.B) { serveLoop(b, d, acceptOM) })
+	for _, k := range []scrapeKind{scrapeAsPrometheus, scrapeText, scrapeOpenMetrics} {
+		b.Run(k.name+"/"+series, func(b *testing.B) { serveLoop(b, getDataset(b, n, sys, false), k) })
+	}
 }
 
+// benchChurn scrapes as Prometheus does while the data changes between
+// scrapes. Each round adds 1 % new series, so both sides must run the same
+// number of rounds to do the same work: run it with -benchtime=20x (make
+// bench does), never with a duration.
+func benchChurn(b *testing.B, n int, sys system) {
+	b.Run(scrapeWithChurn.name+"/"+fmt.Sprintf("series=%d", n), func(b *testing.B) {
+		serveLoop(b, getDataset(b, n, sys, true), scrapeWithChurn)
+	})
+}
+
+func BenchmarkScrapeChurnOptel4k(b *testing.B)          { benchChurn(b, 4_000, sysOptel) }
+func BenchmarkScrapeChurnClientGolang4k(b *testing.B)   { benchChurn(b, 4_000, sysClientGolang) }
+func BenchmarkScrapeChurnOptel100k(b *testing.B)        { benchChurn(b, 100_000, sysOptel) }
+func BenchmarkScrapeChurnClientGolang100k(b *testing.B) { benchChurn(b, 100_000, sysClientGolang) }
+
 func benchExport(b *testing.B, n int) {
-	d := getDataset(b, n, sysJSON)
+	d := getDataset(b, n, sysJSON, false)
 	series := fmt.Sprintf("series=%d", n)
-	b.Run("json/"+series, func(b *testing.B) { serveLoop(b, d, "application/json") })
+	b.Run("json/"+series, func(b *testing.B) { serveLoop(b, d, scrapeKind{name: "json", accept: "application/json"}) })
 	b.Run("otlp-http/"+series, func(b *testing.B) { benchOTLP(b, d) })
 }
 

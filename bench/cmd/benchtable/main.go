@@ -1,10 +1,14 @@
-// Command benchtable reads `go test -bench` output (several -count runs of
-// optel's bench suite) and prints the ratio table of docs/benchmarks.md:
-// every optel figure divided by its anchor's from the same run, with the
-// issue's target and whether it is met. Medians are used throughout; the
-// spread column is the half-range of the samples relative to the median.
+// Command benchtable reads the output of `make bench` and prints the ratio
+// tables of docs/benchmarks.md. Every comparison is paired: the k-th sample
+// of optel and the k-th sample of its anchor were measured back to back
+// (make bench runs the scrape benchmarks as rotated pairs of processes; the
+// operator benchmark runs every variant in each sample, rotated;
+// BenchmarkRecord pairs inside the benchmark). A row shows the median of
+// the paired ratios and their range over the pairs. A target is met only
+// when every pair meets it, not met when none does, and "not resolvable
+// here" when the pairs straddle it.
 //
-//	go test -run '^$' -bench . -count 5 ./bench | tee out.txt
+//	make bench        # writes .cache/bench/<date>.txt and runs this
 //	go run ./cmd/benchtable out.txt
 package main
 
@@ -99,18 +103,71 @@ func fmtBytes(b float64) string {
 	return fmt.Sprintf("%.0f B", b)
 }
 
-// cell describes one benchmark's median time with its allocations.
+// paired returns the ratios a[k]/b[k] of the k-th samples of two
+// benchmarks' units, over the pairs both have.
+func (s samples) paired(a, ua, b, ub string) []float64 {
+	va, vb := s[a][ua], s[b][ub]
+	n := min(len(va), len(vb))
+	out := make([]float64, 0, n)
+	for k := range n {
+		if vb[k] != 0 {
+			out = append(out, va[k]/vb[k])
+		}
+	}
+	return out
+}
+
+func med(v []float64) float64 {
+	c := slices.Clone(v)
+	slices.Sort(c)
+	if len(c)%2 == 1 {
+		return c[len(c)/2]
+	}
+	return (c[len(c)/2-1] + c[len(c)/2]) / 2
+}
+
+// verdict judges paired ratios against a target (ratio ≤ target, or ≥ with
+// atLeast): met only if every pair meets it.
+func verdict(lo, hi, target float64, atLeast bool) string {
+	switch {
+	case target == 0:
+		return "-"
+	case !atLeast && hi <= target, atLeast && lo >= target:
+		return "**met**"
+	case !atLeast && lo > target, atLeast && hi < target:
+		return "**not met**"
+	}
+	return "not resolvable here"
+}
+
+func tgt(target float64, atLeast bool) string {
+	switch {
+	case target == 0:
+		return "-"
+	case atLeast:
+		return fmt.Sprintf("≥ %.2f", target)
+	}
+	return fmt.Sprintf("≤ %.2f", target)
+}
+
+// ratioCell is "median [min–max], n pairs".
+func ratioCell(r []float64) string {
+	return fmt.Sprintf("%.2f [%.2f–%.2f], %d pairs", med(r), slices.Min(r), slices.Max(r), len(r))
+}
+
+// cell describes a benchmark's median time with its allocations, body size
+// and memory.
 func (s samples) cell(name string) string {
 	t := s.get(name, "ns/op")
 	if !t.ok {
 		return "not run"
 	}
-	out := fmt.Sprintf("%s ±%.0f%%", fmtNs(t.median), 100*t.spread)
+	out := fmtNs(t.median)
 	if a := s.get(name, "allocs/op"); a.ok {
 		out += fmt.Sprintf(", %.0f allocs", a.median)
 	}
-	if b := s.get(name, "B/op"); b.ok && b.median >= 1<<10 {
-		out += ", " + fmtBytes(b.median)
+	if b := s.get(name, "body-bytes"); b.ok {
+		out += ", body " + fmtBytes(b.median)
 	}
 	if p := s.get(name, "peak-heap-MiB"); p.ok {
 		out += fmt.Sprintf(", peak +%.0f MiB", p.median)
@@ -121,115 +178,103 @@ func (s samples) cell(name string) string {
 	return out
 }
 
-type row struct {
-	what, optel, anchor string
-	unit                string
-	target              float64 // ratio optel/anchor must be <= target (or >= with atLeast)
-	atLeast             bool
-	fewerAllocs         bool // also require fewer allocations than the anchor
-}
+var recordCases = []string{"counter/precomputed", "counter/per-call", "histogram/precomputed", "histogram/per-call", "updown/precomputed", "updown/per-call"}
 
-func (s samples) print(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| Comparison | optel | anchor | ratio | target | met |")
+func (s samples) printRecord(w io.Writer) {
+	fmt.Fprintln(w, "| Recording (optel vs anchor, rotated pairs in one process) | optel | anchor | paired ratio, median [range] | target | verdict |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
-	skipped := 0
-	defer func() {
-		if skipped > 0 {
-			fmt.Fprintf(w, "\n%d comparisons had no optel figure in this output (the 1M cases of `make bench-1m` come in their own file; pass both).\n", skipped)
-		}
-	}()
-	for _, r := range rows {
-		unit := r.unit
-		if unit == "" {
-			unit = "ns/op"
-		}
-		o, a := s.get(r.optel, unit), s.get(r.anchor, unit)
-		oc, ac := s.cell(r.optel), s.cell(r.anchor)
-		if unit != "ns/op" {
-			oc, ac = fmt.Sprintf("%.1f %s", o.median, unit), fmt.Sprintf("%.1f %s", a.median, unit)
-		}
-		if !o.ok {
-			skipped++
-			continue
-		}
-		if !a.ok || a.median == 0 {
-			fmt.Fprintf(w, "| %s | %s | %s | - | %s | not run |\n", r.what, orNot(o.ok, oc), orNot(a.ok, ac), target(r))
-			continue
-		}
-		ratio := o.median / a.median
-		met := ratio <= r.target
-		if r.atLeast {
-			met = ratio >= r.target
-		}
-		if r.fewerAllocs {
-			oa, aa := s.get(r.optel, "allocs/op"), s.get(r.anchor, "allocs/op")
-			met = met && oa.ok && aa.ok && oa.median < aa.median
-		}
-		verdict := "**yes**"
-		if !met {
-			verdict = "**NO**"
-		}
-		if r.target == 0 {
-			verdict = "-"
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.2f | %s | %s |\n", r.what, oc, ac, ratio, target(r), verdict)
-	}
-}
-
-func orNot(ok bool, s string) string {
-	if ok {
-		return s
-	}
-	return "not run"
-}
-
-func target(r row) string {
-	switch {
-	case r.target == 0:
-		return "-"
-	case r.atLeast:
-		return fmt.Sprintf("≥ %.2f", r.target)
-	case r.fewerAllocs:
-		return fmt.Sprintf("≤ %.2f, fewer allocs", r.target)
-	}
-	return fmt.Sprintf("≤ %.2f", r.target)
-}
-
-func rows() []row {
-	var rs []row
-	for _, op := range []struct{ bench, what string }{
-		{"BenchmarkCounterAdd", "Counter add"},
-		{"BenchmarkHistogramRecord", "Histogram record"},
-		{"BenchmarkUpDownAdd", "UpDownCounter add"},
-	} {
-		for _, attrs := range []string{"precomputed", "per-call"} {
-			o := op.bench + "/optel/" + attrs
-			tgt := 0.0
-			if attrs == "precomputed" {
-				tgt = 1.0
+	for _, c := range recordCases {
+		for _, a := range []struct{ name, what string }{
+			{"vs-sdk", "raw SDK, options hoisted, exemplars off"},
+			{"vs-sdk-default-exemplars", "raw SDK, options hoisted, default exemplar filter"},
+			{"vs-client_golang", "client_golang"},
+		} {
+			name := "BenchmarkRecord/" + c + "/" + a.name
+			m := s[name]
+			if len(m["ratio-median"]) == 0 {
+				continue
 			}
-			rs = append(rs,
-				row{what: op.what + ", " + attrs + " attributes, vs raw SDK", optel: o, anchor: op.bench + "/sdk/" + attrs, target: tgt},
-				row{what: op.what + ", " + attrs + " attributes, vs raw SDK with exemplars off", optel: o, anchor: op.bench + "/sdk-exemplars-off/" + attrs},
-				row{what: op.what + ", " + attrs + " attributes, vs client_golang", optel: o, anchor: op.bench + "/client_golang/" + attrs},
-			)
+			target := 0.0
+			if a.name == "vs-sdk" && strings.HasSuffix(c, "precomputed") {
+				target = 1.0
+			}
+			lo, hi := slices.Min(m["ratio-min"]), slices.Max(m["ratio-max"])
+			fmt.Fprintf(w, "| %s, %s | %.0f ns, %.0f allocs | %.0f ns, %.0f allocs | %.2f [%.2f–%.2f], %.0f pairs | %s | %s |\n",
+				c, a.what, med(m["a-ns/op"]), med(m["a-allocs/op"]), med(m["b-ns/op"]), med(m["b-allocs/op"]),
+				med(m["ratio-median"]), lo, hi, med(m["pairs"]), tgt(target, false), verdict(lo, hi, target, false))
 		}
 	}
-	for _, size := range []struct{ name, n string }{{"4k", "4000"}, {"100k", "100000"}, {"1M", "1000000"}} {
-		for _, f := range []string{"text", "openmetrics"} {
-			sub := "/" + f + "/series=" + size.n
-			o := "BenchmarkScrapeOptel" + size.name + sub
-			rs = append(rs,
-				row{what: "Scrape " + size.name + " series, " + f + ", vs client_golang", optel: o, anchor: "BenchmarkScrapeClientGolang" + size.name + sub, target: 0.5, fewerAllocs: true},
-				row{what: "Scrape " + size.name + " series, " + f + ", vs stock OTel exporter", optel: o, anchor: "BenchmarkScrapeStock" + size.name + sub},
-			)
+}
+
+var sizes = []struct{ name, n string }{{"4k", "4000"}, {"100k", "100000"}, {"1M", "1000000"}}
+
+func (s samples) printScrape(w io.Writer) {
+	fmt.Fprintln(w, "| Scrape (optel vs client_golang promhttp, rotated pairs of processes) | optel (median) | client_golang (median) | paired time ratio, median [range] | target | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, size := range sizes {
+		for _, k := range []struct {
+			name, what string
+			target     float64
+		}{
+			{"prometheus-gzip", "as Prometheus scrapes (its Accept header, gzip)", 0.25},
+			{"prometheus-gzip-churn", "as Prometheus scrapes, every value changed and 1 % new series before each of 20 scrapes", 0.25},
+			{"text", "uncompressed text (separate measurement)", 0},
+			{"openmetrics", "uncompressed OpenMetrics (separate measurement)", 0},
+		} {
+			sub := "/" + k.name + "/series=" + size.n
+			o, a := "BenchmarkScrapeOptel"+size.name+sub, "BenchmarkScrapeClientGolang"+size.name+sub
+			if k.name == "prometheus-gzip-churn" {
+				o, a = "BenchmarkScrapeChurnOptel"+size.name+sub, "BenchmarkScrapeChurnClientGolang"+size.name+sub
+			}
+			r := s.paired(o, "ns/op", a, "ns/op")
+			if len(r) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | %s |\n", size.name, k.what, s.cell(o), s.cell(a), ratioCell(r), tgt(k.target, false), verdict(slices.Min(r), slices.Max(r), k.target, false))
 		}
-		rs = append(rs,
-			row{what: "JSON /metrics.json " + size.name + " series, vs client_golang text", optel: "BenchmarkExport" + size.name + "/json/series=" + size.n, anchor: "BenchmarkScrapeClientGolang" + size.name + "/text/series=" + size.n},
-			row{what: "OTLP/HTTP export " + size.name + " series, vs client_golang text", optel: "BenchmarkExport" + size.name + "/otlp-http/series=" + size.n, anchor: "BenchmarkScrapeClientGolang" + size.name + "/text/series=" + size.n},
-		)
 	}
-	return rs
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| Memory (as Prometheus scrapes) | optel | client_golang | target | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, size := range sizes {
+		sub := "/prometheus-gzip/series=" + size.n
+		o, a := "BenchmarkScrapeOptel"+size.name+sub, "BenchmarkScrapeClientGolang"+size.name+sub
+		ret := s[o]["retained-MiB"]
+		if len(ret) == 0 {
+			continue
+		}
+		rt := 0.0
+		if size.name == "1M" {
+			rt = 100
+		}
+		fmt.Fprintf(w, "| %s series, kept between scrapes | %.0f MiB [%.0f–%.0f] | 0 (keeps nothing) | %s | %s |\n", size.name, med(ret), slices.Min(ret), slices.Max(ret), tgtMiB(rt), verdict(slices.Min(ret), slices.Max(ret), rt, false))
+		if r := s.paired(o, "peak-heap-MiB", a, "peak-heap-MiB"); len(r) > 0 {
+			fmt.Fprintf(w, "| %s series, peak heap during scrapes (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdict(slices.Min(r), slices.Max(r), 1, false))
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| Other encoders, for information (one process each, not paired) | optel | anchor | ratio of medians |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, size := range sizes {
+		for _, r := range []struct{ what, o, a string }{
+			{"Stock OTel exporter, as Prometheus scrapes", "BenchmarkScrapeOptel" + size.name + "/prometheus-gzip/series=" + size.n, "BenchmarkScrapeStock" + size.name + "/prometheus-gzip/series=" + size.n},
+			{"JSON /metrics.json vs client_golang uncompressed text", "BenchmarkExport" + size.name + "/json/series=" + size.n, "BenchmarkScrapeClientGolang" + size.name + "/text/series=" + size.n},
+			{"OTLP/HTTP export vs client_golang uncompressed text", "BenchmarkExport" + size.name + "/otlp-http/series=" + size.n, "BenchmarkScrapeClientGolang" + size.name + "/text/series=" + size.n},
+		} {
+			o, a := s.get(r.o, "ns/op"), s.get(r.a, "ns/op")
+			if !o.ok || !a.ok {
+				continue
+			}
+			fmt.Fprintf(w, "| %s series, %s | %s | %s | %.2f |\n", size.name, r.what, s.cell(r.o), s.cell(r.a), o.median/a.median)
+		}
+	}
+}
+
+func tgtMiB(t float64) string {
+	if t == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("≤ %.0f MiB", t)
 }
 
 func main() {
@@ -253,48 +298,45 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	s.print(os.Stdout, rows())
+	s.printRecord(os.Stdout)
+	fmt.Println()
+	s.printScrape(os.Stdout)
+	fmt.Println()
 	s.printOperator(os.Stdout)
 }
 
-// printOperator adds the operator rows, whose figures are custom metrics of
-// one benchmark rather than separate benchmarks.
+// printOperator adds the operator rows: each sample of
+// BenchmarkOperatorThroughput ran every variant back to back, rotated, so
+// the k-th figures of two variants are a pair.
 func (s samples) printOperator(w io.Writer) {
 	const b = "BenchmarkOperatorThroughput"
-	on, off, cr := s.get(b, "optel-telemetry-on-changes/s"), s.get(b, "optel-telemetry-off-changes/s"), s.get(b, "controller-runtime-changes/s")
-	fmt.Fprintln(w)
-	if !on.ok || !off.ok || !cr.ok {
+	if len(s[b]["controller-runtime-changes/s"]) == 0 {
 		fmt.Fprintln(w, "Operator throughput: not run.")
 		return
 	}
-	fmt.Fprintln(w, "| Operator (1000 creations + 1000 updates, real API server) | changes/s (median, spread) |")
-	fmt.Fprintln(w, "|---|---|")
-	fmt.Fprintf(w, "| optel, self-telemetry on | %.0f ±%.0f%% (n=%d) |\n", on.median, 100*on.spread, on.n)
-	fmt.Fprintf(w, "| optel, self-telemetry off | %.0f ±%.0f%% |\n", off.median, 100*off.spread)
-	fmt.Fprintf(w, "| controller-runtime v0.25 reconciler | %.0f ±%.0f%% |\n", cr.median, 100*cr.spread)
-	onCPU, offCPU, crCPU := s.get(b, "optel-telemetry-on-cpu-µs/change"), s.get(b, "optel-telemetry-off-cpu-µs/change"), s.get(b, "controller-runtime-cpu-µs/change")
-	if onCPU.ok && offCPU.ok && crCPU.ok {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| Operator CPU (this process: operator plus the benchmark's own requests) | µs per change (median, spread) |")
-		fmt.Fprintln(w, "|---|---|")
-		fmt.Fprintf(w, "| optel, self-telemetry on | %.0f ±%.0f%% |\n", onCPU.median, 100*onCPU.spread)
-		fmt.Fprintf(w, "| optel, self-telemetry off | %.0f ±%.0f%% |\n", offCPU.median, 100*offCPU.spread)
-		fmt.Fprintf(w, "| controller-runtime v0.25 reconciler | %.0f ±%.0f%% |\n", crCPU.median, 100*crCPU.spread)
+	fmt.Fprintln(w, "| Operator (1000 creations + 1000 updates, real API server) | optel, telemetry on | optel, telemetry off | controller-runtime, cached reads |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, u := range []struct{ unit, what string }{{"changes/s", "changes per second"}, {"cpu-µs/change", "CPU µs per change (this process)"}, {"api-calls/change", "API calls per change"}} {
+		fmt.Fprintf(w, "| %s, median | %.1f | %.1f | %.1f |\n", u.what,
+			med(s[b]["optel-telemetry-on-"+u.unit]), med(s[b]["optel-telemetry-off-"+u.unit]), med(s[b]["controller-runtime-"+u.unit]))
 	}
-	overhead := 100 * (off.median - on.median) / off.median
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "- self-telemetry overhead, throughput: %.1f%% (target ≤ 3%%: %s)\n", overhead, yesNo(overhead <= 3))
-	if onCPU.ok && offCPU.ok {
-		cpuOver := 100 * (onCPU.median - offCPU.median) / offCPU.median
-		fmt.Fprintf(w, "- self-telemetry overhead, CPU per change: %.1f%% (target ≤ 3%%: %s)\n", cpuOver, yesNo(cpuOver <= 3))
+	fmt.Fprintln(w, "| Operator comparison | paired ratio, median [range] | target | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, c := range []struct {
+		what, a, b, unit string
+		target           float64
+		atLeast          bool
+	}{
+		{"throughput, optel (telemetry on) / controller-runtime", "optel-telemetry-on", "controller-runtime", "changes/s", 1.0, true},
+		{"CPU per change, optel (telemetry on) / controller-runtime", "optel-telemetry-on", "controller-runtime", "cpu-µs/change", 0.7, false},
+		{"throughput, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "changes/s", 0.97, true},
+		{"CPU per change, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "cpu-µs/change", 1.03, false},
+	} {
+		r := s.paired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit)
+		if len(r) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast), verdict(slices.Min(r), slices.Max(r), c.target, c.atLeast))
 	}
-	ratio := on.median / cr.median
-	fmt.Fprintf(w, "- optel / controller-runtime: %.2f (target ≥ 0.90: %s)\n", ratio, yesNo(ratio >= 0.9))
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "**yes**"
-	}
-	return "**NO**"
 }
