@@ -24,20 +24,36 @@ func newRenewTracker(l resourcelock.Interface) *renewTracker {
 	return &renewTracker{Interface: l, base: time.Now()}
 }
 
+// Create and Update record the time the write was sent, not when its
+// answer came: the API server may apply a renewal at once and answer late,
+// and a standby counts LeaseDuration from when it sees the write, which is
+// after it was sent. Measuring from the send keeps the watchdog ahead.
 func (r *renewTracker) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	sent := time.Since(r.base)
 	err := r.Interface.Create(ctx, ler)
 	if err == nil {
-		r.last.Store(int64(time.Since(r.base)))
+		r.stamp(sent)
 	}
 	return err
 }
 
 func (r *renewTracker) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	sent := time.Since(r.base)
 	err := r.Interface.Update(ctx, ler)
 	if err == nil && ler.HolderIdentity == r.Identity() {
-		r.last.Store(int64(time.Since(r.base)))
+		r.stamp(sent)
 	}
 	return err
+}
+
+// stamp records a successful write sent at sent, never moving backwards.
+func (r *renewTracker) stamp(sent time.Duration) {
+	for {
+		old := r.last.Load()
+		if int64(sent) <= old || r.last.CompareAndSwap(old, int64(sent)) {
+			return
+		}
+	}
 }
 
 // sinceRenewal is how long ago the Lease was last written by us.

@@ -63,13 +63,15 @@ type Operator struct {
 	// runners counts timers, daemons and background activities of the
 	// current leadership term.
 	runners sync.WaitGroup
-	// cancelTermWork cancels the running handlers of the current term; the
-	// leader-election watchdog calls it when the Lease is lost.
+	// cancelTermWork cancels the running handlers, timers, daemons and
+	// background activities of the current term; the leader-election
+	// watchdog calls it when the Lease is lost.
 	termMu         sync.Mutex
 	cancelTermWork context.CancelFunc
 }
 
-// abortTerm cancels the current term's running handlers at once.
+// abortTerm cancels the current term's running handlers, timers, daemons
+// and background activities at once.
 func (o *Operator) abortTerm() {
 	o.termMu.Lock()
 	f := o.cancelTermWork
@@ -433,7 +435,9 @@ func (o *Operator) runLeader(ctx context.Context) error {
 	defer cancelWork()
 	defer cancelRun()
 	o.termMu.Lock()
-	o.cancelTermWork = cancelWork
+	// A lost Lease cancels timers, daemons and background activities too,
+	// at once: they must not run on while a standby takes over.
+	o.cancelTermWork = func() { cancelWork(); cancelRun() }
 	o.termMu.Unlock()
 	o.eng.begin(workCtx, runCtx, &o.runners)
 	o.events.start()
@@ -485,6 +489,7 @@ func (o *Operator) runLeader(ctx context.Context) error {
 	// after a lost Lease, cancel them now.
 	if o.lostLease.Load() {
 		cancelWork()
+		cancelRun()
 	}
 	done := make(chan struct{})
 	go func() { workers.Wait(); close(done) }()

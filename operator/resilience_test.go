@@ -203,6 +203,7 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 			var mu sync.Mutex
 			var spans []span
 			runs := map[string]int{}
+			bgStart, bgEnd := map[string]time.Time{}, map[string]time.Time{}
 			for name, e := range map[string]*env{"a": a, "b": b} {
 				must(t, e.op.OnCreate(gadgets, "slow", func(ctx context.Context, ev *operator.Event) error {
 					s := span{replica: name, obj: ev.Object.GetName(), start: time.Now()}
@@ -218,6 +219,18 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 					}
 					mu.Unlock()
 					return ctx.Err()
+				}))
+				// An operator-level background loop: its life on one
+				// replica must not overlap its life on the other.
+				must(t, e.op.Background("loop", func(ctx context.Context) error {
+					mu.Lock()
+					bgStart[name] = time.Now()
+					mu.Unlock()
+					<-ctx.Done()
+					mu.Lock()
+					bgEnd[name] = time.Now()
+					mu.Unlock()
+					return nil
 				}))
 			}
 			a.start()
@@ -235,7 +248,7 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 			eventually(t, func() string {
 				mu.Lock()
 				defer mu.Unlock()
-				if len(spans) < 2 {
+				if len(runs) < 2 {
 					return "the leader has not handled anything yet"
 				}
 				return ""
@@ -283,6 +296,14 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 				a.cancel()
 				a.cancel, a.done = nil, nil
 			}
+			eventually(t, func() string {
+				mu.Lock()
+				defer mu.Unlock()
+				if _, ok := bgStart["b"]; !ok {
+					return "the new leader's background loop has not started"
+				}
+				return ""
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			for i := range spans {
@@ -293,6 +314,17 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 							x.replica, x.start.Format("05.000"), x.end.Format("05.000"), y.replica, y.start.Format("05.000"), y.end.Format("05.000"))
 					}
 				}
+			}
+			// The old leader's background loop ended before the new
+			// leader's began.
+			if aEnd, ok := bgEnd["a"]; !ok {
+				t.Errorf("the old leader's background loop was never cancelled")
+			} else if bStart, ok := bgStart["b"]; !ok {
+				t.Errorf("the new leader's background loop never started")
+			} else if !aEnd.Before(bStart) {
+				t.Errorf("background loop: replica a ended at %s, after replica b started at %s", aEnd.Format("05.000"), bStart.Format("05.000"))
+			} else {
+				t.Logf("background loop: replica a ended %s before replica b started", bStart.Sub(aEnd).Round(time.Millisecond))
 			}
 			dups := 0
 			for _, c := range runs {
