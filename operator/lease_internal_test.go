@@ -37,8 +37,12 @@ func TestRenewTrackerCountsFromTheSend(t *testing.T) {
 		name string
 		fn   func() error
 	}{
-		{"create", func() error { return r.Create(context.Background(), resourcelock.LeaderElectionRecord{HolderIdentity: "me"}) }},
-		{"update", func() error { return r.Update(context.Background(), resourcelock.LeaderElectionRecord{HolderIdentity: "me"}) }},
+		{"create", func() error {
+			return r.Create(context.Background(), resourcelock.LeaderElectionRecord{HolderIdentity: "me"})
+		}},
+		{"update", func() error {
+			return r.Update(context.Background(), resourcelock.LeaderElectionRecord{HolderIdentity: "me"})
+		}},
 	} {
 		if err := write.fn(); err != nil {
 			t.Fatal(err)
