@@ -146,6 +146,9 @@ func (e *Exporter) Handler() http.Handler {
 			}
 		}
 		g, err := e.acquire(r.Context())
+		if g != nil {
+			defer e.release(g) // whatever the outcome: every reference is dropped
+		}
 		if errors.Is(err, errTooManySnapshots) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many /metrics.json snapshots held by readers; retry later", http.StatusServiceUnavailable)
@@ -159,7 +162,6 @@ func (e *Exporter) Handler() http.Handler {
 			http.Error(w, err.Error(), code)
 			return
 		}
-		defer e.release(g)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(g.buf)
 	})
@@ -183,7 +185,7 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 		g.refs++
 		e.mu.Unlock()
 		<-g.done
-		return g, g.err
+		return g, g.err // the caller releases g, also on error
 	}
 	if e.maxSnapshots > 0 && e.held >= e.maxSnapshots {
 		e.mu.Unlock()
@@ -221,7 +223,7 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 	// The collection outlives a caller that gives up: others share it.
 	if err := e.reader.Collect(context.WithoutCancel(ctx), rm); err != nil {
 		g.err = fmt.Errorf("collect json snapshot: %w", err)
-		return g, g.err
+		return g, g.err // the caller releases g, also on error
 	}
 	// A fresh buffer per generation: its readers keep it while they read.
 	g.buf = AppendJSON(make([]byte, 0, max(e.lastSize.Load(), 64<<10)), rm)

@@ -2,10 +2,12 @@ package jsonexp_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -95,5 +97,69 @@ func TestSnapshotBound(t *testing.T) {
 	panics.Unlock()
 	if got, _ := code(); got != http.StatusOK {
 		t.Errorf("after two panicking collections: %d, want 200 (nothing held)", got)
+	}
+}
+
+// TestSnapshotBoundSurvivesFailures: failed collections hold nothing, for
+// the request that ran them and for those that waited on them: a callback
+// error, then a panic shared by waiting requests, and the endpoint still
+// serves afterwards (it once answered 503 for good).
+func TestSnapshotBoundSurvivesFailures(t *testing.T) {
+	exp := jsonexp.New(jsonexp.WithMaxSnapshots(1))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	var mu sync.Mutex
+	mode := "error"
+	entered, release := make(chan struct{}, 8), make(chan struct{})
+	if _, err := mp.Meter("t").Int64ObservableGauge("g", metric.WithInt64Callback(func(context.Context, metric.Int64Observer) error {
+		mu.Lock()
+		m := mode
+		mu.Unlock()
+		switch m {
+		case "error":
+			return errors.New("callback failed")
+		case "panic":
+			entered <- struct{}{}
+			<-release
+			panic("callback bug")
+		}
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	h := exp.Handler()
+	serve := func() int {
+		rec := httptest.NewRecorder()
+		func() {
+			defer func() { _ = recover() }() // net/http would recover it
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics.json", nil))
+		}()
+		return rec.Code
+	}
+	for i := range 3 {
+		if code := serve(); code == http.StatusServiceUnavailable {
+			t.Fatalf("request %d after failing collections: 503, the snapshot bound is wedged", i)
+		}
+	}
+
+	mu.Lock()
+	mode = "panic"
+	mu.Unlock()
+	codes := make(chan int, 3)
+	go func() { codes <- serve() }()
+	<-entered // the first request's collection is running
+	for range 2 {
+		go func() { codes <- serve() }() // these wait on it
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	for range 3 {
+		<-codes
+	}
+	mu.Lock()
+	mode = "ok"
+	mu.Unlock()
+	if code := serve(); code != http.StatusOK {
+		t.Errorf("after a panic shared by waiting requests: %d, want 200", code)
 	}
 }

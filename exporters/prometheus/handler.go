@@ -52,6 +52,7 @@ type snapshot struct {
 	gz     bytes.Buffer
 	zsOnce sync.Once
 	zs     []byte
+	failed bool // the render panicked; set before its flight is done
 }
 
 func (s *snapshot) release() {
@@ -63,6 +64,7 @@ func (s *snapshot) release() {
 	s.gzOnce = sync.Once{}
 	s.zs = s.zs[:0]
 	s.zsOnce = sync.Once{}
+	s.failed = false
 	h := s.h
 	h.mu.Lock()
 	h.live--
@@ -129,6 +131,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		case h.sem <- struct{}{}:
 			defer func() { <-h.sem }()
 		default:
+			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many concurrent scrapes", http.StatusServiceUnavailable)
 			return
 		}
@@ -142,6 +145,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer snap.release()
+	if snap.failed {
+		// The render this scrape waited for panicked (a user's callback
+		// can): an empty 200 would make Prometheus mark every series stale.
+		http.Error(w, "rendering the exposition failed; see the operator's log", http.StatusInternalServerError)
+		return
+	}
 
 	hdr := w.Header()
 	hdr.Set("Content-Type", string(format))
@@ -201,12 +210,15 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 
 	// Clear the flight even if rendering panics (a user's observable
 	// callback can): otherwise every later scrape of this format would wait
-	// for it forever. Waiters then get the empty body; the panic goes on to
+	// for it forever. Waiters then answer 500; the panic goes on to
 	// net/http, which answers the first scraper with an error. The first
 	// scraper's reference is dropped then, or the snapshot would count as
 	// held for ever.
 	defer func() {
 		p := recover()
+		if p != nil {
+			s.failed = true
+		}
 		h.mu.Lock()
 		h.flights[i] = nil
 		h.size[i] = len(s.body)

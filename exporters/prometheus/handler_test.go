@@ -208,8 +208,8 @@ func TestHandlerMaxInFlight(t *testing.T) {
 	<-entered
 	rec := httptest.NewRecorder()
 	exp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if rec.Code != 503 {
-		t.Errorf("second scrape: code %d, want 503", rec.Code)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("second scrape: code %d (Retry-After %q), want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	close(release)
 	if code := <-done; code != 200 {
@@ -343,5 +343,58 @@ func TestHandlerSnapshotBound(t *testing.T) {
 	boom.Store(false)
 	if got, _ := code(); got != http.StatusOK {
 		t.Errorf("after three panicking renders: %d, want 200 (nothing held)", got)
+	}
+}
+
+// TestHandlerPanicFailsWaitingScrapes: scrapes that waited on a render that
+// panicked answer 500, not an empty 200 (which would make Prometheus mark
+// every series stale); the next scrape is served.
+func TestHandlerPanicFailsWaitingScrapes(t *testing.T) {
+	exp, m := newOptel(t)
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	var boom atomic.Bool
+	boom.Store(true)
+	if _, err := m.Int64ObservableGauge("g", metric.WithDescription("d"), metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+		if boom.Load() {
+			entered <- struct{}{}
+			<-release
+			panic("callback bug")
+		}
+		o.Observe(1)
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	h := exp.Handler()
+	type result struct {
+		code int
+		body string
+	}
+	serve := func() result {
+		rec := httptest.NewRecorder()
+		func() {
+			defer func() { _ = recover() }() // net/http would recover it
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		}()
+		return result{rec.Code, rec.Body.String()}
+	}
+	first := make(chan result, 1)
+	go func() { first <- serve() }()
+	<-entered
+	waiters := make(chan result, 2)
+	for range 2 {
+		go func() { waiters <- serve() }()
+	}
+	time.Sleep(100 * time.Millisecond) // they join the running render
+	close(release)
+	<-first
+	for range 2 {
+		if r := <-waiters; r.code != http.StatusInternalServerError {
+			t.Errorf("a scrape that waited on a panicking render: %d with %d bytes, want 500", r.code, len(r.body))
+		}
+	}
+	boom.Store(false)
+	if r := serve(); r.code != 200 || !strings.Contains(r.body, "g 1") {
+		t.Errorf("the next scrape: %d %q", r.code, r.body)
 	}
 }
