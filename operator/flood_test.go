@@ -123,7 +123,7 @@ func TestTokenFloodKeepsReadersAndLeadership(t *testing.T) {
 	var during []time.Duration
 	var lost []string
 	// A reader KubeAuth has never seen arrives in the middle of the flood
-	// (a rotated token, or a new Prometheus replica): its first review is
+	// (a rotated token at an address that was served): its first review is
 	// not starved by the garbage.
 	time.Sleep(time.Second)
 	fresh := newReaderToken(t, admin, e.ns)

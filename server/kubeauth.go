@@ -64,8 +64,10 @@ const (
 // Decisions are cached (tokens 1m, allows 5m, denies 30s) in LRU caches
 // keyed by a SHA-256 of the token, which is never logged or stored in clear.
 // Concurrent requests with one token share one review (single flight).
-// Tokens that authenticated before are re-reviewed outside the rate limit,
-// so a reader's refresh is never starved by a flood of garbage.
+// Tokens that were served before (authenticated and authorized) are
+// re-reviewed outside the rate limits, so a reader's refresh is never
+// starved by a flood of garbage; a token that authenticates but was never
+// authorized is charged like an unknown one.
 //
 // Give it a clientset of its own (NewKubeAuth's caller builds it from the
 // operator's config): client-go queues requests behind one client-side rate
@@ -90,6 +92,8 @@ type KubeAuth struct {
 	reserve  *rate.Limiter
 	served   *lru.Cache // client address -> time.Time until which it draws on reserve
 	perToken *lru.Cache // [32]byte -> *rate.Limiter (SubjectAccessReviews)
+	// sarGlobal caps SubjectAccessReviews of tokens never served.
+	sarGlobal *rate.Limiter
 }
 
 // servedTTL is how long an address that was served keeps its claim on the
@@ -99,6 +103,7 @@ const servedTTL = 10 * time.Minute
 type tokenEntry struct {
 	user    authnv1.UserInfo
 	ok      bool
+	served  bool // a request with this token was authorized and served
 	expires time.Time
 }
 
@@ -166,13 +171,14 @@ func NewKubeAuth(client kubernetes.Interface, opts ...KubeAuthOption) *KubeAuth 
 	}
 	a.global = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	a.reserve = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
+	a.sarGlobal = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	return a
 }
 
 var (
 	errUnauthenticated = errors.New("unauthenticated")
 	errRateLimited     = errors.New("too many reviews of unknown tokens")
-	errTooManyPaths    = errors.New("too many access reviews for one token")
+	errTooManyPaths    = errors.New("too many access reviews")
 )
 
 // Wrap returns h guarded by authentication and authorization.
@@ -227,7 +233,7 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 			http.Error(w, msg, http.StatusForbidden)
 			return
 		}
-		a.markServed(clientAddress(r))
+		a.markServed(clientAddress(r), sum)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -263,10 +269,25 @@ func (a *KubeAuth) limiter(c *lru.Cache, key any) *rate.Limiter {
 	return l
 }
 
-// markServed records that a request from client was authenticated and
-// authorized: its unknown tokens draw on the reserve for a while.
-func (a *KubeAuth) markServed(client string) {
+// markServed records that a request from client with the token sum was
+// authenticated and authorized: the address's unknown tokens draw on the
+// reserve for a while, and the token's own re-reviews skip the budgets.
+func (a *KubeAuth) markServed(client string, sum [32]byte) {
 	a.served.Add(client, a.now().Add(servedTTL))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if v, ok := a.tokens.Get(sum); ok {
+		if e := v.(tokenEntry); !e.served {
+			e.served = true
+			a.tokens.Add(sum, e)
+		}
+	}
+}
+
+// wasServed reports whether a request with the token sum was served.
+func (a *KubeAuth) wasServed(sum [32]byte) bool {
+	v, ok := a.tokens.Get(sum)
+	return ok && v.(tokenEntry).served
 }
 
 // allowUnknown spends one review of client's budget, then of the reserve
@@ -284,6 +305,9 @@ func (a *KubeAuth) allowUnknown(client string) bool {
 
 func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte, client string) (authnv1.UserInfo, error) {
 	now := a.now()
+	// Only a token that was served before is re-reviewed outside the
+	// budgets: one that authenticates but was never authorized (any
+	// ServiceAccount token does) is charged like an unknown one.
 	known := false
 	if v, ok := a.tokens.Get(sum); ok {
 		e := v.(tokenEntry)
@@ -293,7 +317,7 @@ func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte,
 			}
 			return e.user, nil
 		}
-		known = e.ok
+		known = e.ok && e.served
 	}
 	v, err, _ := a.flights.Do("t"+string(sum[:]), func() (any, error) {
 		if !known && !a.allowUnknown(client) {
@@ -306,8 +330,10 @@ func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte,
 		if err != nil {
 			return nil, fmt.Errorf("token review: %w", err)
 		}
-		e := tokenEntry{user: tr.Status.User, ok: tr.Status.Authenticated, expires: now.Add(a.tokenTTL)}
+		e := tokenEntry{user: tr.Status.User, ok: tr.Status.Authenticated, served: known && tr.Status.Authenticated, expires: now.Add(a.tokenTTL)}
+		a.mu.Lock()
 		a.tokens.Add(sum, e)
+		a.mu.Unlock()
 		return e, nil
 	})
 	if err != nil {
@@ -330,6 +356,10 @@ func (a *KubeAuth) authorize(ctx context.Context, u authnv1.UserInfo, sum [32]by
 	}
 	v, err, _ := a.flights.Do("a"+string(sum[:])+verb+" "+path, func() (any, error) {
 		if !a.limiter(a.perToken, sum).AllowN(now, 1) {
+			return nil, errTooManyPaths
+		}
+		// Tokens never served share one cap, as unknown tokens do.
+		if !a.wasServed(sum) && !a.sarGlobal.AllowN(now, 1) {
 			return nil, errTooManyPaths
 		}
 		extra := map[string]authzv1.ExtraValue{}

@@ -187,3 +187,67 @@ func TestKubeAuthBudgets(t *testing.T) {
 		t.Errorf("the reader's cached path after the path flood: %d, want 200", code)
 	}
 }
+
+// TestKubeAuthUnauthorizedTokensStayBudgeted: tokens that authenticate but
+// are never authorized (any ServiceAccount token does) do not become
+// "known": replayed after their cache entries expire, they are charged to
+// the address's budget again, and their access reviews to a shared cap.
+// A reader that was served keeps its exemption.
+func TestKubeAuthUnauthorizedTokensStayBudgeted(t *testing.T) {
+	cs := fake.NewClientset()
+	var reviews, sars atomic.Int32
+	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		reviews.Add(1)
+		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+		tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: tr.Spec.Token}}
+		return true, tr, nil
+	})
+	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sars.Add(1)
+		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+		sar.Status.Allowed = sar.Spec.User == "reader"
+		return true, sar, nil
+	})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	auth := server.NewKubeAuth(cs)
+	auth.SetClock(func() time.Time { return now })
+	h := auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	call := func(token string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.RemoteAddr = "10.0.3.1:40000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := call("reader"); code != 200 {
+		t.Fatalf("reader: %d", code)
+	}
+	// 60 valid but unauthorized tokens, built up within the budget.
+	const n = 60
+	for i := range n {
+		now = now.Add(200 * time.Millisecond)
+		if code := call(fmt.Sprintf("tenant-%d", i)); code != 403 {
+			t.Fatalf("tenant token %d: %d, want 403", i, code)
+		}
+	}
+	// Their token cache entries expire; then all are replayed at once.
+	now = now.Add(2 * time.Minute)
+	beforeTR, beforeSAR := reviews.Load(), sars.Load()
+	codes := map[int]int{}
+	for i := range n {
+		codes[call(fmt.Sprintf("tenant-%d", i))]++
+	}
+	tr, sar := reviews.Load()-beforeTR, sars.Load()-beforeSAR
+	t.Logf("replay of %d unauthorized tokens: %v; %d token reviews, %d access reviews", n, codes, tr, sar)
+	if tr > server.DefaultReviewBurst {
+		t.Errorf("%d token reviews for the replay, want at most the address's burst %d", tr, server.DefaultReviewBurst)
+	}
+	if codes[429] == 0 {
+		t.Errorf("replay: %v, want some 429", codes)
+	}
+	// The served reader is still re-reviewed outside the budget.
+	if code := call("reader"); code != 200 {
+		t.Errorf("served reader after the replay: %d, want 200", code)
+	}
+}
