@@ -126,8 +126,18 @@ func med(v []float64) float64 {
 	return (c[len(c)/2-1] + c[len(c)/2]) / 2
 }
 
+// minPairs is the fewest pairs a verdict is given on.
+const minPairs = 10
+
 // verdict judges paired ratios against a target (ratio ≤ target, or ≥ with
-// atLeast): met only if every pair meets it.
+// atLeast): met only if every pair meets it, and only with minPairs pairs.
+func verdictN(r []float64, target float64, atLeast bool) string {
+	if target != 0 && len(r) < minPairs {
+		return fmt.Sprintf("not resolvable here (%d pairs, fewer than %d)", len(r), minPairs)
+	}
+	return verdict(slices.Min(r), slices.Max(r), target, atLeast)
+}
+
 func verdict(lo, hi, target float64, atLeast bool) string {
 	switch {
 	case target == 0:
@@ -230,7 +240,7 @@ func (s samples) printScrape(w io.Writer) {
 			if len(r) == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | %s |\n", size.name, k.what, s.cell(o), s.cell(a), ratioCell(r), tgt(k.target, false), verdict(slices.Min(r), slices.Max(r), k.target, false))
+			fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | %s |\n", size.name, k.what, s.cell(o), s.cell(a), ratioCell(r), tgt(k.target, false), verdictN(r, k.target, false))
 		}
 	}
 	fmt.Fprintln(w)
@@ -249,7 +259,7 @@ func (s samples) printScrape(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s series, kept between scrapes | %.0f MiB [%.0f–%.0f] | 0 (keeps nothing) | %s | %s |\n", size.name, med(ret), slices.Min(ret), slices.Max(ret), tgtMiB(rt), verdict(slices.Min(ret), slices.Max(ret), rt, false))
 		if r := s.paired(o, "peak-heap-MiB", a, "peak-heap-MiB"); len(r) > 0 {
-			fmt.Fprintf(w, "| %s series, peak heap during scrapes (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdict(slices.Min(r), slices.Max(r), 1, false))
+			fmt.Fprintf(w, "| %s series, peak heap during scrapes (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdictN(r, 1, false))
 		}
 	}
 	fmt.Fprintln(w)
@@ -337,6 +347,6 @@ func (s samples) printOperator(w io.Writer) {
 		if len(r) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast), verdict(slices.Min(r), slices.Max(r), c.target, c.atLeast))
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast), verdictN(r, c.target, c.atLeast))
 	}
 }
