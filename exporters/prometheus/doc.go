@@ -9,7 +9,7 @@
 //     holds the byte-level formatting). Nothing is converted into
 //     client_golang metric objects, so a steady scrape makes a few dozen
 //     allocations however many series there are. Concurrent scrapes of one
-//     format share a render and its gzip (handler.go). Its output is the
+//     format share a render and its compressed forms (handler.go). Its output is the
 //     stock encoder's, line for line (TestEncoderEquivalence), except that
 //     series within a family are not sorted.
 //   - EncoderStock: go.opentelemetry.io/otel/exporters/prometheus in a
@@ -19,7 +19,10 @@
 //     exponential histogram as its +Inf bucket, sum and count, as the
 //     stock text output does.
 //
-// Both negotiate OpenMetrics when the scraper asks and gzip when accepted.
+// Both negotiate OpenMetrics when the scraper asks and gzip when accepted;
+// the optel encoder also offers zstd (klauspost/compress) to scrapers that
+// accept it, and holds at most WithMaxSnapshots expositions for slow
+// scrapers at once.
 // Metric names follow the pinned TranslationStrategy: underscores, unit
 // suffixes and _total on counters. Scope labels are dropped by default
 // (WithScopeInfo keeps them); target_info carries the resource.
