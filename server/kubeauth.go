@@ -92,8 +92,9 @@ type KubeAuth struct {
 	reserve  *rate.Limiter
 	served   *lru.Cache // client address -> time.Time until which it draws on reserve
 	perToken *lru.Cache // [32]byte -> *rate.Limiter (SubjectAccessReviews)
-	// sarGlobal caps SubjectAccessReviews of tokens never served.
-	sarGlobal *rate.Limiter
+	// sarGlobal caps SubjectAccessReviews of tokens never served;
+	// sarReserve does for such tokens from addresses that were served.
+	sarGlobal, sarReserve *rate.Limiter
 }
 
 // servedTTL is how long an address that was served keeps its claim on the
@@ -172,6 +173,7 @@ func NewKubeAuth(client kubernetes.Interface, opts ...KubeAuthOption) *KubeAuth 
 	a.global = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	a.reserve = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	a.sarGlobal = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
+	a.sarReserve = rate.NewLimiter(a.rate*GlobalReviewFactor, a.burst*GlobalReviewFactor)
 	return a
 }
 
@@ -214,7 +216,7 @@ func (a *KubeAuth) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		verb := strings.ToLower(r.Method)
-		allowed, reason, err := a.authorize(r.Context(), user, sum, verb, r.URL.Path)
+		allowed, reason, err := a.authorize(r.Context(), user, sum, clientAddress(r), verb, r.URL.Path)
 		if errors.Is(err, errTooManyPaths) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "Too many requests for distinct paths; retry later", http.StatusTooManyRequests)
@@ -297,10 +299,16 @@ func (a *KubeAuth) allowUnknown(client string) bool {
 	if !a.limiter(a.clients, client).AllowN(now, 1) {
 		return false
 	}
-	if v, ok := a.served.Get(client); ok && now.Before(v.(time.Time)) {
-		return a.reserve.AllowN(now, 1)
+	return a.sharedLimiter(client, a.global, a.reserve).AllowN(now, 1)
+}
+
+// sharedLimiter is reserve for an address that was recently served, else
+// shared.
+func (a *KubeAuth) sharedLimiter(client string, shared, reserve *rate.Limiter) *rate.Limiter {
+	if v, ok := a.served.Get(client); ok && a.now().Before(v.(time.Time)) {
+		return reserve
 	}
-	return a.global.AllowN(now, 1)
+	return shared
 }
 
 func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte, client string) (authnv1.UserInfo, error) {
@@ -346,7 +354,7 @@ func (a *KubeAuth) authenticate(ctx context.Context, token string, sum [32]byte,
 	return e.user, nil
 }
 
-func (a *KubeAuth) authorize(ctx context.Context, u authnv1.UserInfo, sum [32]byte, verb, path string) (bool, string, error) {
+func (a *KubeAuth) authorize(ctx context.Context, u authnv1.UserInfo, sum [32]byte, client, verb, path string) (bool, string, error) {
 	now := a.now()
 	k := accessKey{token: sum, verb: verb, path: path}
 	if v, ok := a.access.Get(k); ok {
@@ -358,8 +366,11 @@ func (a *KubeAuth) authorize(ctx context.Context, u authnv1.UserInfo, sum [32]by
 		if !a.limiter(a.perToken, sum).AllowN(now, 1) {
 			return nil, errTooManyPaths
 		}
-		// Tokens never served share one cap, as unknown tokens do.
-		if !a.wasServed(sum) && !a.sarGlobal.AllowN(now, 1) {
+		// Tokens never served share one cap, as unknown tokens do; from an
+		// address that was served they draw on a reserve instead, so
+		// attackers spending the cap cannot keep a reader's rotated token
+		// out.
+		if !a.wasServed(sum) && !a.sharedLimiter(client, a.sarGlobal, a.sarReserve).AllowN(now, 1) {
 			return nil, errTooManyPaths
 		}
 		extra := map[string]authzv1.ExtraValue{}

@@ -243,11 +243,79 @@ func TestKubeAuthUnauthorizedTokensStayBudgeted(t *testing.T) {
 	if tr > server.DefaultReviewBurst {
 		t.Errorf("%d token reviews for the replay, want at most the address's burst %d", tr, server.DefaultReviewBurst)
 	}
+	if sar > server.DefaultReviewBurst {
+		t.Errorf("%d access reviews for the replay, want at most %d", sar, server.DefaultReviewBurst)
+	}
 	if codes[429] == 0 {
 		t.Errorf("replay: %v, want some 429", codes)
 	}
 	// The served reader is still re-reviewed outside the budget.
 	if code := call("reader"); code != 200 {
 		t.Errorf("served reader after the replay: %d, want 200", code)
+	}
+}
+
+// TestKubeAuthAccessReviewCap: attackers at several addresses holding valid
+// but unauthorized tokens (ordinary ServiceAccount tokens) spend the shared
+// cap on access reviews of never-served tokens, each within its address's
+// budget; then a new attacking token gets 429 without a review, while a
+// reader's rotated token at the served address is reviewed from the
+// reserve and served.
+func TestKubeAuthAccessReviewCap(t *testing.T) {
+	cs := fake.NewClientset()
+	var sars atomic.Int32
+	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+		user := "tenant"
+		if strings.HasPrefix(tr.Spec.Token, "reader-") {
+			user = "reader"
+		}
+		tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: user}}
+		return true, tr, nil
+	})
+	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sars.Add(1)
+		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+		sar.Status.Allowed = sar.Spec.User == "reader"
+		return true, sar, nil
+	})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	auth := server.NewKubeAuth(cs)
+	auth.SetClock(func() time.Time { return now })
+	h := auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	call := func(addr, token, path string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = addr + ":40000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := call("10.0.4.1", "reader-1", "/metrics"); code != 200 {
+		t.Fatalf("reader: %d", code)
+	}
+	before := sars.Load()
+	codes := map[int]int{}
+	// 10 addresses × 10 tokens × 2 paths: 200 access reviews asked for,
+	// each address within its own token budget (burst 20).
+	for a := range 10 {
+		for i := range 10 {
+			for _, p := range []string{"/metrics", "/metrics.json"} {
+				codes[call(fmt.Sprintf("10.0.5.%d", a), fmt.Sprintf("tenant-%d-%d", a, i), p)]++
+			}
+		}
+	}
+	capBurst := server.DefaultReviewBurst*server.GlobalReviewFactor - 1 // the reader's first access review came from the shared cap
+	if got := sars.Load() - before; got != int32(capBurst) {
+		t.Errorf("%d access reviews for never-served tokens, want exactly the shared cap's burst %d", got, capBurst)
+	}
+	if codes[403] != capBurst || codes[429] != 200-capBurst {
+		t.Errorf("attack: %v, want %d×403 and the rest 429", codes, capBurst)
+	}
+	if code := call("10.0.5.99", "tenant-new", "/metrics"); code != 429 {
+		t.Errorf("a new never-served token after the cap was spent: %d, want 429", code)
+	}
+	if code := call("10.0.4.1", "reader-2", "/metrics"); code != 200 {
+		t.Errorf("the reader's rotated token at the served address: %d, want 200 (reserve)", code)
 	}
 }

@@ -175,7 +175,12 @@ type generation struct {
 	refs int // guarded by Exporter.mu
 }
 
-var errTooManySnapshots = errors.New("too many snapshots held")
+var (
+	errTooManySnapshots = errors.New("too many snapshots held")
+	// errCollectPanicked is what requests that waited on a collection that
+	// panicked get; the panic value itself goes only to net/http's log.
+	errCollectPanicked = errors.New("collect json snapshot: the collection panicked; see the operator's log")
+)
 
 // acquire returns the running collection's generation, or starts one if
 // fewer than maxSnapshots are held, with one reference for the caller.
@@ -204,7 +209,7 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 		e.mu.Lock()
 		e.flight = nil
 		if p != nil {
-			g.err = fmt.Errorf("collect json snapshot: panic: %v", p)
+			g.err = errCollectPanicked
 			if g.refs--; g.refs == 0 {
 				e.held--
 			}

@@ -151,10 +151,22 @@ func TestSnapshotBoundSurvivesFailures(t *testing.T) {
 	for range 2 {
 		go func() { codes <- serve() }() // these wait on it
 	}
-	time.Sleep(100 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for jsonexp.FlightRefsForTest(exp) < 3 { // the two join the running collection
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiting requests never joined the collection: %d references", jsonexp.FlightRefsForTest(exp))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
+	failed := 0
 	for range 3 {
-		<-codes
+		if <-codes == http.StatusInternalServerError {
+			failed++
+		}
+	}
+	if failed < 2 {
+		t.Errorf("%d of the requests that waited on a panicking collection got 500, want 2", failed)
 	}
 	mu.Lock()
 	mode = "ok"

@@ -147,7 +147,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer snap.release()
 	if snap.failed {
 		// The render this scrape waited for panicked (a user's callback
-		// can): an empty 200 would make Prometheus mark every series stale.
+		// can): answer an error, so the scrape shows as failed (up=0)
+		// rather than as a target that exports nothing.
 		http.Error(w, "rendering the exposition failed; see the operator's log", http.StatusInternalServerError)
 		return
 	}
@@ -211,7 +212,7 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 	// Clear the flight even if rendering panics (a user's observable
 	// callback can): otherwise every later scrape of this format would wait
 	// for it forever. Waiters then answer 500; the panic goes on to
-	// net/http, which answers the first scraper with an error. The first
+	// net/http, which drops the first scraper's connection. The first
 	// scraper's reference is dropped then, or the snapshot would count as
 	// held for ever.
 	defer func() {

@@ -385,7 +385,13 @@ func TestHandlerPanicFailsWaitingScrapes(t *testing.T) {
 	for range 2 {
 		go func() { waiters <- serve() }()
 	}
-	time.Sleep(100 * time.Millisecond) // they join the running render
+	deadline := time.Now().Add(10 * time.Second)
+	for prometheus.RendersWaitingForTest(exp) < 3 { // the two join the running render
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiting scrapes never joined the render: %d references", prometheus.RendersWaitingForTest(exp))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	close(release)
 	<-first
 	for range 2 {
