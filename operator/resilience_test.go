@@ -204,8 +204,22 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 			var spans []span
 			runs := map[string]int{}
 			bgStart, bgEnd := map[string]time.Time{}, map[string]time.Time{}
+			stubbornEnd := map[string]time.Time{}
+			const stubbornFor = 6 * time.Second
+			loses := force != "leader stopped"
 			for name, e := range map[string]*env{"a": a, "b": b} {
 				must(t, e.op.OnCreate(gadgets, "slow", func(ctx context.Context, ev *operator.Event) error {
+					if ev.Object.GetName() == "stubborn" {
+						// A handler that ignores its context: the one way
+						// to overlap (documented), excluded from the
+						// overlap check. It shows that a lost Lease stops
+						// the background loop without waiting for it.
+						time.Sleep(stubbornFor)
+						mu.Lock()
+						stubbornEnd[name] = time.Now()
+						mu.Unlock()
+						return nil
+					}
 					s := span{replica: name, obj: ev.Object.GetName(), start: time.Now()}
 					select { // a handler that honours its context
 					case <-time.After(tc.work):
@@ -241,6 +255,9 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 				return ""
 			})
 			b.start()
+			if loses {
+				a.create("stubborn", nil)
+			}
 			const n = 16
 			for i := range n {
 				a.create(fmt.Sprintf("g%d", i), nil)
@@ -304,6 +321,27 @@ func TestLeaderHandoverNeverOverlaps(t *testing.T) {
 				}
 				return ""
 			})
+			// After a lost Lease, the old leader's background loop ended
+			// while its stubborn handler was still running: it was
+			// cancelled at the loss, not after the handlers drained.
+			if loses {
+				eventuallyWithin(t, 2*stubbornFor, func() string {
+					mu.Lock()
+					defer mu.Unlock()
+					if _, ok := stubbornEnd["a"]; !ok {
+						return "the old leader's stubborn handler has not returned"
+					}
+					return ""
+				})
+				mu.Lock()
+				aBg, aStub := bgEnd["a"], stubbornEnd["a"]
+				mu.Unlock()
+				if aBg.IsZero() || !aBg.Before(aStub) {
+					t.Errorf("background loop on the old leader ended at %s, not before its stubborn handler returned at %s", aBg.Format("05.000"), aStub.Format("05.000"))
+				} else {
+					t.Logf("background loop on the old leader ended %s before its stubborn handler returned", aStub.Sub(aBg).Round(time.Millisecond))
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			for i := range spans {
