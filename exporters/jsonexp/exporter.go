@@ -29,8 +29,9 @@ type config struct {
 const DefaultMaxSnapshots = 4
 
 // WithMaxSnapshots bounds the distinct snapshots held at once; a request
-// that would need another one gets 503 with Retry-After at once. 0 means
-// no bound. Default DefaultMaxSnapshots.
+// that would need another one shares the newest held snapshot instead (at
+// most as old as the longest read still holding it). 0 means no bound.
+// Default DefaultMaxSnapshots.
 func WithMaxSnapshots(n int) Option {
 	return optionFunc(func(c *config) { c.maxSnapshots, c.snapshotsSet = max(n, 0), true })
 }
@@ -85,6 +86,7 @@ type Exporter struct {
 	// shares a result but cannot tell when its last reader is done.)
 	mu           sync.Mutex
 	flight       *generation // the collection running now, if any
+	newest       *generation // the last completed collection, while a reader holds it
 	held         int         // generations not yet released by every reader
 	maxSnapshots int
 
@@ -131,8 +133,7 @@ func (e *Exporter) Snapshot(ctx context.Context) (*metricdata.ResourceMetrics, e
 
 // Handler serves the snapshot as application/json. A collection error is a
 // 500 with the error text; after shutdown it is 503; beyond the in-flight
-// bound, or when a new collection would exceed the snapshot bound, it is
-// 503 with Retry-After.
+// bound it is 503 with Retry-After.
 func (e *Exporter) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.sem != nil {
@@ -193,6 +194,14 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 		return g, g.err // the caller releases g, also on error
 	}
 	if e.maxSnapshots > 0 && e.held >= e.maxSnapshots {
+		// Every snapshot allowed is held by readers still reading: share
+		// the newest completed one instead of collecting another. It is at
+		// most as old as the longest of those reads.
+		if g := e.newest; g != nil {
+			g.refs++
+			e.mu.Unlock()
+			return g, nil
+		}
 		e.mu.Unlock()
 		return nil, errTooManySnapshots
 	}
@@ -233,6 +242,9 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 	// A fresh buffer per generation: its readers keep it while they read.
 	g.buf = AppendJSON(make([]byte, 0, max(e.lastSize.Load(), 64<<10)), rm)
 	e.lastSize.Store(int64(len(g.buf)))
+	e.mu.Lock()
+	e.newest = g
+	e.mu.Unlock()
 	return g, nil
 }
 
@@ -243,6 +255,9 @@ func (e *Exporter) release(g *generation) {
 	if g.refs--; g.refs == 0 {
 		e.held--
 		g.buf = nil
+		if e.newest == g {
+			e.newest = nil
+		}
 	}
 }
 

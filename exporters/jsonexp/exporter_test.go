@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,15 +36,21 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 }
 
 // TestSnapshotBound: readers that arrive one after another each hold their
-// own snapshot; once WithMaxSnapshots are held, a request that needs
-// another gets 503 with Retry-After at once, and it is served again as
-// soon as one reader finishes. A panicking collection holds nothing.
+// own snapshot; once WithMaxSnapshots are held, a request that would need
+// another shares the newest held one instead (no new collection), and
+// collects anew as soon as one reader finishes. A panicking collection
+// holds nothing.
 func TestSnapshotBound(t *testing.T) {
 	exp := jsonexp.New(jsonexp.WithMaxSnapshots(2))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	c, _ := mp.Meter("t").Int64Counter("c")
-	c.Add(context.Background(), 1)
+	var collections atomic.Int32
+	if _, err := mp.Meter("t").Int64ObservableGauge("collections", metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(int64(collections.Add(1)))
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
 	h := exp.Handler()
 	get := func(w http.ResponseWriter) { h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics.json", nil)) }
 
@@ -55,18 +63,22 @@ func TestSnapshotBound(t *testing.T) {
 		go func() { defer close(r.done); get(w) }()
 		<-w.wrote // its snapshot is encoded and held
 	}
-	code := func() (int, string) {
+	serve := func() (int, string) {
 		rec := httptest.NewRecorder()
 		get(rec)
-		return rec.Code, rec.Header().Get("Retry-After")
+		return rec.Code, rec.Body.String()
 	}
-	if got, retry := code(); got != http.StatusServiceUnavailable || retry == "" {
-		t.Fatalf("third reader while two snapshots are held: %d (Retry-After %q), want 503 with Retry-After", got, retry)
+	code, body := serve()
+	if code != http.StatusOK || collections.Load() != 2 {
+		t.Fatalf("third reader while two snapshots are held: %d after %d collections, want 200 from the newest held snapshot (2 collections)", code, collections.Load())
+	}
+	if !strings.Contains(body, "collections") {
+		t.Errorf("the shared snapshot lacks the gauge: %s", body)
 	}
 	close(readers[0].release)
 	<-readers[0].done
-	if got, _ := code(); got != http.StatusOK {
-		t.Errorf("after one reader finished: %d, want 200", got)
+	if code, _ := serve(); code != http.StatusOK || collections.Load() != 3 {
+		t.Errorf("after one reader finished: %d after %d collections, want 200 from a new collection (3)", code, collections.Load())
 	}
 	close(readers[1].release)
 	<-readers[1].done
@@ -95,7 +107,7 @@ func TestSnapshotBound(t *testing.T) {
 	panics.Lock()
 	boom = false
 	panics.Unlock()
-	if got, _ := code(); got != http.StatusOK {
+	if got, _ := serve(); got != http.StatusOK {
 		t.Errorf("after two panicking collections: %d, want 200 (nothing held)", got)
 	}
 }

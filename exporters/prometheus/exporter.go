@@ -81,8 +81,10 @@ func WithMaxRequestsInFlight(n int) Option {
 const DefaultMaxSnapshots = 4
 
 // WithMaxSnapshots bounds the distinct rendered expositions held at once
-// (optel encoder); a scrape that would need another one gets 503 with
-// Retry-After at once. 0 means no bound. Default DefaultMaxSnapshots.
+// (optel encoder); a scrape that would need another one shares the newest
+// held exposition of its format (at most as old as the longest write still
+// holding it), or gets 503 with Retry-After if none of its format is held.
+// 0 means no bound. Default DefaultMaxSnapshots.
 func WithMaxSnapshots(n int) Option {
 	return optionFunc(func(c *config) { c.maxSnapshots = max(n, 0) })
 }

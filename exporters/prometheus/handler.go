@@ -28,11 +28,12 @@ type handler struct {
 	collections atomic.Int64
 
 	mu      sync.Mutex
-	flights [2]*flight  // by format: text, OpenMetrics
-	free    []*snapshot // at most maxFree
-	size    [2]int      // last body size per format, to size new buffers
-	live    int         // snapshots some scrape still holds
-	maxLive int         // 0: no bound
+	flights [2]*flight   // by format: text, OpenMetrics
+	free    []*snapshot  // at most maxFree
+	size    [2]int       // last body size per format, to size new buffers
+	live    int          // snapshots some scrape still holds
+	maxLive int          // 0: no bound
+	newest  [2]*snapshot // by format: the last completed render while a scrape holds it
 }
 
 const maxFree = 2
@@ -68,10 +69,29 @@ func (s *snapshot) release() {
 	h := s.h
 	h.mu.Lock()
 	h.live--
+	for i := range h.newest {
+		if h.newest[i] == s {
+			h.newest[i] = nil
+		}
+	}
 	if len(h.free) < maxFree {
 		h.free = append(h.free, s)
 	}
 	h.mu.Unlock()
+}
+
+// tryRef adds a reference unless the last one was already dropped (then
+// the snapshot is being recycled and must not be shared).
+func (s *snapshot) tryRef() bool {
+	for {
+		r := s.refs.Load()
+		if r <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
 }
 
 // gzipped compresses the body once, whoever asks first.
@@ -175,8 +195,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // snapshot returns a rendered exposition holding one reference for the
 // caller: the running render of that format if there is one, else a new
-// render, or nil when a new render would exceed the bound on snapshots
-// held. The render does not inherit the request's cancellation, because
+// render; when a new render would exceed the bound on snapshots held, the
+// newest completed one of that format, or nil if none is held. The render does not inherit the request's cancellation, because
 // other scrapes may be waiting on it.
 func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 	i := 0
@@ -191,6 +211,14 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 		return f.snap
 	}
 	if h.maxLive > 0 && h.live >= h.maxLive {
+		// Every snapshot allowed is held by scrapes still writing (slow
+		// readers, or many at once): share the newest completed one of
+		// this format instead of rendering another. It is at most as old
+		// as the longest of those writes.
+		if s := h.newest[i]; s != nil && s.tryRef() {
+			h.mu.Unlock()
+			return s
+		}
 		h.mu.Unlock()
 		return nil
 	}
@@ -223,6 +251,9 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 		h.mu.Lock()
 		h.flights[i] = nil
 		h.size[i] = len(s.body)
+		if p == nil {
+			h.newest[i] = s
+		}
 		h.mu.Unlock()
 		close(f.done)
 		if p != nil {

@@ -287,39 +287,47 @@ func (w heldWriter) Write(b []byte) (int, error) {
 }
 
 // TestHandlerSnapshotBound: scrapes that arrive one after another, each
-// still writing its own exposition, hold one each; beyond WithMaxSnapshots
-// the next scrape gets 503 with Retry-After at once, and is served again as
-// soon as one finishes. Panicking renders hold nothing.
+// still writing its own exposition, hold one each. Once WithMaxSnapshots are
+// held, a scrape shares the newest held exposition of its format (no new
+// render); with none of its format held it gets 503 with Retry-After, and
+// is served again as soon as one finishes. Panicking renders hold nothing.
 func TestHandlerSnapshotBound(t *testing.T) {
 	exp, m := newOptel(t, prometheus.WithMaxSnapshots(2))
 	c, _ := m.Int64Counter("c", metric.WithDescription("d"))
 	c.Add(context.Background(), 1)
 	h := exp.Handler()
+	const text, om = "text/plain", "application/openmetrics-text;version=1.0.0"
 	type held struct{ release, done chan struct{} }
 	var scrapes []held
-	for _, accept := range []string{"text/plain", "application/openmetrics-text;version=1.0.0"} { // one per format
-		{
-			s := held{release: make(chan struct{}), done: make(chan struct{})}
-			scrapes = append(scrapes, s)
-			w := heldWriter{ResponseRecorder: httptest.NewRecorder(), wrote: make(chan struct{}), release: s.release}
-			req := httptest.NewRequest("GET", "/metrics", nil)
-			req.Header.Set("Accept", accept)
-			go func() { defer close(s.done); h.ServeHTTP(w, req) }()
-			<-w.wrote
-		}
+	for range 2 { // two text scrapes, one after the other: two renders
+		s := held{release: make(chan struct{}), done: make(chan struct{})}
+		scrapes = append(scrapes, s)
+		w := heldWriter{ResponseRecorder: httptest.NewRecorder(), wrote: make(chan struct{}), release: s.release}
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Accept", text)
+		go func() { defer close(s.done); h.ServeHTTP(w, req) }()
+		<-w.wrote
 	}
-	code := func() (int, string) {
+	scrape := func(accept string) (int, string) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Accept", accept)
+		h.ServeHTTP(rec, req)
 		return rec.Code, rec.Header().Get("Retry-After")
 	}
-	if got, retry := code(); got != http.StatusServiceUnavailable || retry == "" {
-		t.Fatalf("third scrape while two expositions are held: %d (Retry-After %q), want 503 with Retry-After", got, retry)
+	if renders := exp.Collections(); renders != 2 {
+		t.Fatalf("%d renders for two staggered scrapes, want 2", renders)
+	}
+	if got, _ := scrape(text); got != http.StatusOK || exp.Collections() != 2 {
+		t.Errorf("text scrape while two expositions are held: %d after %d renders, want 200 from the newest held one (2 renders)", got, exp.Collections())
+	}
+	if got, retry := scrape(om); got != http.StatusServiceUnavailable || retry == "" {
+		t.Errorf("OpenMetrics scrape with none of its format held: %d (Retry-After %q), want 503 with Retry-After", got, retry)
 	}
 	close(scrapes[0].release)
 	<-scrapes[0].done
-	if got, _ := code(); got != http.StatusOK {
-		t.Errorf("after one scrape finished: %d, want 200", got)
+	if got, _ := scrape(om); got != http.StatusOK || exp.Collections() != 3 {
+		t.Errorf("after one scrape finished: %d after %d renders, want 200 from a new render (3)", got, exp.Collections())
 	}
 	close(scrapes[1].release)
 	<-scrapes[1].done
@@ -341,7 +349,7 @@ func TestHandlerSnapshotBound(t *testing.T) {
 		}()
 	}
 	boom.Store(false)
-	if got, _ := code(); got != http.StatusOK {
+	if got, _ := scrape(text); got != http.StatusOK {
 		t.Errorf("after three panicking renders: %d, want 200 (nothing held)", got)
 	}
 }
