@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/optel-dev/optel/exporters/prometheus"
 	"github.com/optel-dev/optel/internal/observ"
 )
 
@@ -43,6 +44,8 @@ type Provider struct {
 	dropped          map[string]*atomic.Int64
 	lastFailed       map[string]*atomic.Bool
 	failureAttrs     map[string]metric.ObserveOption
+	repairers        map[string]RepairReporter
+	repairAttrs      map[string][2]metric.ObserveOption // sanitized, dropped
 	log              *slog.Logger
 	callbackFailures atomic.Int64
 
@@ -81,6 +84,8 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		dropped:      map[string]*atomic.Int64{},
 		lastFailed:   map[string]*atomic.Bool{},
 		failureAttrs: map[string]metric.ObserveOption{},
+		repairers:    map[string]RepairReporter{},
+		repairAttrs:  map[string][2]metric.ObserveOption{},
 		log:          c.logger,
 	}
 
@@ -147,6 +152,13 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 				p.routes[path] = h
 			}
 		}
+		if rr, ok := exp.(RepairReporter); ok {
+			p.repairers[name] = rr
+			p.repairAttrs[name] = [2]metric.ObserveOption{
+				metric.WithAttributeSet(attribute.NewSet(observ.AttrExporter.String(name), observ.AttrReason.String(observ.ReasonInvalidUTF8))),
+				metric.WithAttributeSet(attribute.NewSet(observ.AttrExporter.String(name), observ.AttrReason.String(observ.ReasonDuplicateSeries))),
+			}
+		}
 		p.exporters[name] = exp
 		p.names = append(p.names, name)
 		if r := exp.Reader(); !registered[r] {
@@ -176,8 +188,10 @@ func shutdownReaders(ctx context.Context, rs []sdkmetric.Reader) {
 
 func (p *Provider) reportFunc(name string, counter *atomic.Int64, lastFailed *atomic.Bool) func(error) {
 	return func(err error) {
-		counter.Add(1)
-		lastFailed.Store(true)
+		if !errors.Is(err, prometheus.ErrRepaired) { // a repaired scrape succeeded
+			counter.Add(1)
+			lastFailed.Store(true)
+		}
 		p.handler.Handle(fmt.Errorf("%s exporter: %w", name, err))
 	}
 }
@@ -199,8 +213,13 @@ func (p *Provider) registerSelfMetrics() error {
 			o.ObserveInt64(inst.ExportDropped, c.Load(), p.failureAttrs[name])
 		}
 		o.ObserveInt64(inst.CallbackFailures, p.callbackFailures.Load())
+		for name, rr := range p.repairers {
+			r, attrs := rr.Repairs(), p.repairAttrs[name]
+			o.ObserveInt64(inst.ExpoSanitized, r.Sanitized, attrs[0])
+			o.ObserveInt64(inst.ExpoDropped, r.DuplicateSeries, attrs[1])
+		}
 		return nil
-	}, inst.ExportFailures, inst.CallbackFailures, inst.ExportDropped)
+	}, inst.ExportFailures, inst.CallbackFailures, inst.ExportDropped, inst.ExpoSanitized, inst.ExpoDropped)
 	return err
 }
 

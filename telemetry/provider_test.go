@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -325,5 +326,52 @@ func TestPullExportersShareOneReader(t *testing.T) {
 			t.Errorf("shared = %v, want %v", got, tc.shared)
 		}
 		_ = tp.Shutdown(context.Background())
+	}
+}
+
+// TestExpositionRepairsAreCounted: what the Prometheus exporter repairs in a
+// rendering, 100 label values with invalid UTF-8 and one series two scopes
+// report, is counted in optel.telemetry.exposition.sanitized and
+// optel.telemetry.exposition.dropped on every rendering, and handed to the
+// error handler once per rendering however many points it concerns, without
+// counting as an export failure.
+func TestExpositionRepairsAreCounted(t *testing.T) {
+	var mu sync.Mutex
+	var handled []error
+	tp := newProvider(t, telemetry.WithExporters("prometheus"), telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		handled = append(handled, err)
+		mu.Unlock()
+	})))
+	ctx := context.Background()
+	a, _ := tp.Meter("scope.a").Int64Counter("jobs", metric.WithDescription("Jobs."))
+	b, _ := tp.Meter("scope.b").Int64Counter("jobs", metric.WithDescription("Jobs."))
+	for i := range 100 {
+		a.Add(ctx, 1, metric.WithAttributes(attribute.String("k", fmt.Sprintf("bad-%d-\xff", i))))
+	}
+	a.Add(ctx, 1, metric.WithAttributes(attribute.String("k", "dup")))
+	b.Add(ctx, 1, metric.WithAttributes(attribute.String("k", "dup")))
+
+	scrape(t, tp)
+	scrape(t, tp)
+	text := scrape(t, tp) // its collection observes the first two renderings
+	for _, want := range []string{
+		`optel_telemetry_exposition_sanitized_total{exporter="prometheus",reason="invalid_utf8"} 200`,
+		`optel_telemetry_exposition_dropped_total{exporter="prometheus",reason="duplicate_series"} 2`,
+		`optel_telemetry_export_failures_total{exporter="prometheus"} 0`,
+	} {
+		if !strings.Contains(text, "\n"+want+"\n") {
+			t.Errorf("scrape lacks %s:\n%s", want, text)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(handled) != 3 {
+		t.Errorf("error handler called %d times for 3 renderings, want once each: %v", len(handled), handled)
+	}
+	for _, err := range handled {
+		if !errors.Is(err, prometheus.ErrRepaired) {
+			t.Errorf("handled %v, want it to wrap prometheus.ErrRepaired", err)
+		}
 	}
 }

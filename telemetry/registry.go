@@ -31,6 +31,17 @@ type RouteProvider interface {
 	Routes() map[string]http.Handler
 }
 
+// RepairReporter is an optional capability of an Exporter that repairs what
+// it renders rather than let a scrape fail, as the Prometheus exporter does
+// with invalid UTF-8 and duplicate series. New observes its counts as
+// optel.telemetry.exposition.sanitized and optel.telemetry.exposition.dropped
+// under the exporter's name.
+type RepairReporter interface {
+	Repairs() prometheus.Repairs
+}
+
+var _ RepairReporter = (*prometheus.Exporter)(nil)
+
 // ExporterFactory builds an exporter from the resolved settings.
 type ExporterFactory interface {
 	NewExporter(ctx context.Context, s ExporterSettings) (Exporter, error)
@@ -74,7 +85,10 @@ type ExporterSettings struct {
 	// Console is where the console exporter writes.
 	Console io.Writer
 	// ReportError counts an export failure under this exporter's name and
-	// hands it to the error handler. It never blocks.
+	// hands it to the error handler. An error wrapping
+	// prometheus.ErrRepaired is handed on but not counted as a failure: the
+	// scrape succeeded, and RepairReporter counts the repairs. It never
+	// blocks.
 	ReportError func(error)
 	// MaxRequestsInFlight bounds concurrent requests to a pull exporter's
 	// endpoint (0: no bound).

@@ -75,3 +75,42 @@ func BenchmarkScrape(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScrapeRepairs prices the repairs (repair.go) against clean data
+// of the same size: n counter series from one scope; the same n series
+// reported by a second scope too (n duplicates dropped, scope labels off);
+// and n series whose label value holds an invalid byte.
+func BenchmarkScrapeRepairs(b *testing.B) {
+	const n = 2000
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		scopes []string
+		value  string
+	}{
+		{"clean", []string{"a"}, "v"},
+		{"two-scopes", []string{"a", "b"}, "v"},
+		{"invalid-utf8", []string{"a"}, "v\xff"},
+	} {
+		b.Run(fmt.Sprintf("%s/series=%d", tc.name, n), func(b *testing.B) {
+			exp, err := prometheus.New(prometheus.WithoutTargetInfo(), prometheus.WithErrorHandler(func(error) {}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()), sdkmetric.WithCardinalityLimit(0),
+				sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+			defer mp.Shutdown(ctx)
+			for _, s := range tc.scopes {
+				c, _ := mp.Meter(s).Int64Counter("requests", metric.WithDescription("r"))
+				for i := range n {
+					c.Add(ctx, int64(i), metric.WithAttributes(attribute.String("id", fmt.Sprint(i)), attribute.String("v", tc.value)))
+				}
+			}
+			b.ReportAllocs()
+			req, _ := http.NewRequest("GET", "/metrics", nil)
+			for b.Loop() {
+				exp.Handler().ServeHTTP(&discard{h: http.Header{}}, req)
+			}
+		})
+	}
+}

@@ -11,7 +11,9 @@
 //     allocations however many series there are. Concurrent scrapes of one
 //     format share a render and its compressed forms (handler.go). Its output is the
 //     stock encoder's, line for line (TestEncoderEquivalence), except that
-//     series within a family are not sorted.
+//     series within a family are not sorted and that a series whose label
+//     value holds invalid UTF-8 is written repaired where the stock
+//     encoder drops it (below).
 //   - EncoderStock: go.opentelemetry.io/otel/exporters/prometheus in a
 //     private client_golang registry, served by promhttp. Choose it for
 //     exemplars in OpenMetrics and for exponential histograms as native
@@ -19,10 +21,31 @@
 //     exponential histogram as its +Inf bucket, sum and count, as the
 //     stock text output does.
 //
+// A scrape never breaks on bad data. Prometheus rejects a whole scrape for
+// one label value or HELP text that is not valid UTF-8, and drops the
+// second sample of a series it has seen in the scrape. The optel encoder
+// writes each run of invalid bytes as U+FFFD (as strings.ToValidUTF8 does)
+// in label values, HELP texts and the lines of client_golang families. Of
+// the series of a family that render with the same labels it writes only
+// the first: scopes in the order of name, version, schema URL and
+// attributes, then, within an instrument, the attribute set that sorts
+// first. Such series arise when several scopes report one metric without
+// scope labels (the default), or when distinct attribute sets render alike
+// (keys a.b and a_b; the int 3 and the string "3"; values that differ only
+// in invalid bytes). A family is checked only when that can happen, so
+// clean data costs a comparison per attribute and per series, and a family
+// that needs the check is rendered again (BenchmarkScrapeRepairs). Each
+// rendering counts what it repaired (Exporter.Repairs) and, if anything,
+// hands the error handler one error wrapping ErrRepaired, however many
+// points it concerns. The stock encoder drops a point with an invalid label value
+// and each duplicate (client_golang does) and repairs HELP texts, which
+// alone it counts.
+//
 // Both negotiate OpenMetrics when the scraper asks and gzip when accepted;
 // the optel encoder also offers zstd (klauspost/compress) to scrapers that
-// accept it, and holds at most WithMaxSnapshots expositions for slow
-// scrapers at once.
+// accept it, and once WithMaxSnapshots expositions are held by slow
+// scrapers, later scrapes share the newest of them.
+//
 // Metric names follow the pinned TranslationStrategy: underscores, unit
 // suffixes and _total on counters. Scope labels are dropped by default
 // (WithScopeInfo keeps them); target_info carries the resource.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -35,7 +36,11 @@ const (
 // float, units, names and attribute keys that need sanitizing, keys that
 // collide once sanitized, values and descriptions that need escaping, large
 // and special floats, one metric name shared by two scopes, an exponential
-// histogram and the resource.
+// histogram and the resource. It also holds what must not break a scrape: a
+// label value and a description with invalid UTF-8, one series that both
+// scopes report (with the same value, because the stock encoder keeps
+// whichever it collects first), and two attribute sets of one instrument that
+// render alike (an int and a string 3).
 func recordRich(t *testing.T, readers ...sdkmetric.Reader) *sdkmetric.MeterProvider {
 	t.Helper()
 	ctx := context.Background()
@@ -58,6 +63,7 @@ func recordRich(t *testing.T, readers ...sdkmetric.Reader) *sdkmetric.MeterProvi
 		ic.Add(ctx, int64(1+i*1234567), metric.WithAttributes(attribute.String("http.route", path), attribute.String("http.method", "GET")))
 	}
 	ic.Add(ctx, 3) // no attributes
+	ic.Add(ctx, 11, metric.WithAttributes(attribute.String("http.route", "/bad\xff\xfe"), attribute.String("http.method", "GET")))
 	fc, _ := m.Float64Counter("bytes.sent", metric.WithUnit("By"), metric.WithDescription("Bytes."))
 	fc.Add(ctx, 0.1, metric.WithAttributes(attribute.Bool("ok", true), attribute.Int64("0code", 200)))
 	fc.Add(ctx, 1e21, metric.WithAttributes(attribute.Bool("ok", false), attribute.Int64("0code", 500)))
@@ -67,6 +73,10 @@ func recordRich(t *testing.T, readers ...sdkmetric.Reader) *sdkmetric.MeterProvi
 	ud, _ := m.Int64UpDownCounter("queue.depth", metric.WithUnit("{item}"), metric.WithDescription("Depth."))
 	ud.Add(ctx, -1, metric.WithAttributes(attribute.String("queue", "q1")))
 	ud.Add(ctx, 7, metric.WithAttributes(attribute.String("queue", "q2")))
+	ud.Add(ctx, 5, metric.WithAttributes(attribute.Int("queue", 3)))
+	ud.Add(ctx, 5, metric.WithAttributes(attribute.String("queue", "3")))
+	bad, _ := m.Int64Gauge("bad.help", metric.WithDescription("Bytes \xff\xfe in a description."))
+	bad.Record(ctx, 1)
 	g, _ := m.Float64Gauge("temperature", metric.WithUnit("Cel"), metric.WithDescription("T."))
 	g.Record(ctx, math.NaN(), metric.WithAttributes(attribute.String("room", "nan")))
 	g.Record(ctx, math.Inf(-1), metric.WithAttributes(attribute.String("room", "cold")))
@@ -90,6 +100,8 @@ func recordRich(t *testing.T, readers ...sdkmetric.Reader) *sdkmetric.MeterProvi
 	// The same metric from a second scope shares the family.
 	ic2, _ := m2.Int64Counter("http.requests", metric.WithDescription("Requests \"served\",\nby path \\ method."))
 	ic2.Add(ctx, 9, metric.WithAttributes(attribute.String("http.route", "/b-scope")))
+	// ... and reports one series scope a reports too.
+	ic2.Add(ctx, 1, metric.WithAttributes(attribute.String("http.route", "/"), attribute.String("http.method", "GET")))
 	return mp
 }
 
@@ -161,7 +173,9 @@ func labelKey(m *dto.Metric) string {
 // every family's header lines are byte-identical and its sample lines are
 // the same bytes (the optel encoder does not sort series within a family);
 // the text output parses into equal client_golang families; and promtool
-// accepts both.
+// accepts both. Both bodies are valid UTF-8 and hold no series twice. The one
+// difference is the series whose label value holds invalid UTF-8: the stock
+// encoder drops it, the optel encoder writes it with U+FFFD.
 func TestEncoderEquivalence(t *testing.T) {
 	legacy := prom.NewRegistry()
 	lc := prom.NewCounterVec(prom.CounterOpts{Name: "legacy_jobs_total", Help: "Legacy."}, []string{"kind"})
@@ -194,6 +208,19 @@ func TestEncoderEquivalence(t *testing.T) {
 			}
 			for _, accept := range []string{acceptText, acceptOM} {
 				got, want := scrape(t, optel.Handler(), accept), scrape(t, stock.Handler(), accept)
+				checkExposition(t, "optel "+accept, got)
+				checkExposition(t, "stock "+accept, want)
+				if accept == acceptText {
+					for _, b := range [][]byte{got, want} {
+						if out, ok := testpeers.Promtool(t, b); !ok {
+							t.Errorf("promtool check metrics failed: %s\n%s", out, b)
+						}
+					}
+				}
+				got, repaired := cutLines(got, "\uFFFD")
+				if len(repaired) != 1 || !strings.HasPrefix(repaired[0], "http_requests_total{http_method=\"GET\",http_route=\"/bad\uFFFD\"") {
+					t.Errorf("%s: want the one series with invalid UTF-8 written with U+FFFD, got %q", accept, repaired)
+				}
 				gb, wb := familyBlocks(got), familyBlocks(want)
 				if !slices.Equal(gb, wb) {
 					t.Errorf("%s: optel and stock outputs differ\n--- optel:\n%s\n--- stock:\n%s", accept, got, want)
@@ -214,14 +241,45 @@ func TestEncoderEquivalence(t *testing.T) {
 						t.Errorf("family %s differs:\noptel %v\nstock %v", name, gf[name], w)
 					}
 				}
-				for _, b := range [][]byte{got, want} {
-					if out, ok := testpeers.Promtool(t, b); !ok {
-						t.Errorf("promtool check metrics failed: %s\n%s", out, b)
-					}
-				}
 			}
 		})
 	}
+}
+
+// checkExposition fails unless body is valid UTF-8 and no series (name and
+// label set) appears in it twice, two things promtool 2.42 does not check and
+// Prometheus does: it rejects a scrape with invalid UTF-8, and drops the
+// second sample of a series as a duplicate.
+func checkExposition(t *testing.T, what string, body []byte) {
+	t.Helper()
+	if !utf8.Valid(body) {
+		t.Errorf("%s: body is not valid UTF-8:\n%q", what, body)
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(string(body), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		series := l[:strings.LastIndexByte(l, ' ')] // values hold no spaces; label values may
+		if seen[series] {
+			t.Errorf("%s: series %s appears twice", what, series)
+		}
+		seen[series] = true
+	}
+}
+
+// cutLines removes the sample lines that contain sub and returns them.
+func cutLines(body []byte, sub string) ([]byte, []string) {
+	var kept []string
+	var cut []string
+	for _, l := range strings.SplitAfter(string(body), "\n") {
+		if !strings.HasPrefix(l, "#") && strings.Contains(l, sub) {
+			cut = append(cut, strings.TrimSuffix(l, "\n"))
+			continue
+		}
+		kept = append(kept, l)
+	}
+	return []byte(strings.Join(kept, "")), cut
 }
 
 // recordOptelFamilies records under the names the controller-runtime

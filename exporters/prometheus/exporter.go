@@ -60,7 +60,9 @@ func WithScopeInfo() Option { return optionFunc(func(c *config) { c.scopeInfo = 
 // attributes. It is on by default.
 func WithoutTargetInfo() Option { return optionFunc(func(c *config) { c.targetInfo = false }) }
 
-// WithErrorHandler receives errors from gathering and encoding a scrape.
+// WithErrorHandler receives errors from gathering and encoding a scrape,
+// and, once per rendering that needed it, an error wrapping ErrRepaired
+// that says what was repaired (see Exporter.Repairs).
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c *config) { c.errorLog = f })
 }
@@ -118,6 +120,7 @@ type Exporter struct {
 	reader      sdkmetric.Reader
 	gatherer    prom.Gatherer
 	collections func() int64
+	repairs     *repairCounts
 	handler     http.Handler
 }
 
@@ -171,6 +174,7 @@ func newOptel(c *config) *Exporter {
 		reader:      reader,
 		gatherer:    renderGatherer{r},
 		collections: h.collections.Load,
+		repairs:     r.counts,
 		handler:     h,
 	}
 }
@@ -211,6 +215,8 @@ func newStock(c *config) (*Exporter, error) {
 	if c.naming == NamingControllerRuntime {
 		g = crGatherer{g: g}
 	}
+	counts := &repairCounts{}
+	g = validHelp{g: g, counts: counts, report: c.errorLog}
 	shared := &sharedGatherer{g: g}
 	ho := promhttp.HandlerOpts{
 		EnableOpenMetrics:   true,
@@ -224,6 +230,7 @@ func newStock(c *config) (*Exporter, error) {
 		reader:      exp,
 		gatherer:    g,
 		collections: shared.collections.Load,
+		repairs:     counts,
 		handler:     promhttp.HandlerFor(shared, ho),
 	}, nil
 }
@@ -242,6 +249,12 @@ func (e *Exporter) Gatherer() prom.Gatherer { return e.gatherer }
 // scrapes share one collection, so under load it grows slower than the
 // number of scrapes.
 func (e *Exporter) Collections() int64 { return e.collections() }
+
+// Repairs returns what the exporter has repaired in its output so far so
+// that no scrape breaks: label values and HELP texts with invalid UTF-8, and
+// duplicate series. It is safe for concurrent use, also from a callback
+// that runs during a scrape's collection.
+func (e *Exporter) Repairs() Repairs { return e.repairs.load() }
 
 // Routes mounts Handler at /metrics.
 func (e *Exporter) Routes() map[string]http.Handler {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,8 @@ type renderer struct {
 	mu       sync.Mutex
 	rm       metricdata.ResourceMetrics
 	names    map[nameKey]string
-	labels   map[attribute.Key]string
+	labels   map[attribute.Key]*labelInfo
+	slots    map[string]*nameSlot // by label name, shared by the keys that translate to it
 	families []family
 	index    map[string]int
 	lbl      []byte   // the current data point's rendered labels
@@ -59,6 +61,26 @@ type renderer struct {
 	leBounds []float64
 	leOM     bool
 	scratch  []byte // side buffer for families rendered through expfmt
+	side     []byte // side buffer for repairs: a foreign family, a marking pass
+
+	// Repairs (repair.go). gen counts family renderings; pass is where the
+	// rendering of the family called family stands.
+	counts *repairCounts
+	rep    repairs // this rendering's
+	gen    uint64
+	pass   pass
+	family string
+	member int // the index of the member being rendered
+	// Duplicate detection, reused across scrapes: seen maps a hash of a
+	// label set to its first entry in seenEntries; drop marks the series
+	// of the family to leave out, by their index in the family.
+	seed        maphash.Seed
+	seen        map[uint64]int32
+	seenEntries []seenSeries
+	lbl2        []byte // labels of an earlier series, to compare
+	drop        []bool
+	series      int
+	quiet       bool // per-point problems were reported by an earlier pass
 }
 
 type nameKey struct {
@@ -101,17 +123,23 @@ func newRenderer(reader *sdkmetric.ManualReader, c *config, foreign prom.Gathere
 		naming:     c.naming,
 		report:     report,
 		names:      map[nameKey]string{},
-		labels:     map[attribute.Key]string{},
+		labels:     map[attribute.Key]*labelInfo{},
+		slots:      map[string]*nameSlot{},
 		index:      map[string]int{},
+		counts:     &repairCounts{},
+		seed:       maphash.MakeSeed(),
+		seen:       map[uint64]int32{},
 	}
 }
 
 // render collects and appends one whole exposition to b. Problems with
 // single metrics are reported and the metric is skipped; the rest is still
-// rendered, as a scrape with gaps is worth more than none.
+// rendered, as a scrape with gaps is worth more than none. What it repairs
+// (repair.go) is counted and reported once.
 func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.rep = repairs{}
 
 	collected := true
 	if err := r.reader.Collect(ctx, &r.rm); err != nil {
@@ -151,6 +179,11 @@ func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 	if om {
 		b = append(b, "# EOF\n"...)
 	}
+	if r.rep.sanitized+r.rep.duplicates > 0 {
+		r.counts.sanitized.Add(int64(r.rep.sanitized))
+		r.counts.duplicates.Add(int64(r.rep.duplicates))
+		r.report(r.rep.err())
+	}
 	return b
 }
 
@@ -158,19 +191,17 @@ func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 // the same name from different scopes share a family; a type conflict drops
 // the later metric, and a description conflict keeps the first, as the
 // stock exporter does. Scopes are taken in the order of their names (then
-// versions), because the SDK returns them in map order: which metric wins a
-// conflict must not change from one scrape to the next.
+// versions, schema URLs and attributes), because the SDK returns them in
+// map order: which metric wins a
+// conflict, or which of two alike series is written, must not change from
+// one scrape to the next.
 func (r *renderer) group() {
 	r.scopeOrder = r.scopeOrder[:0]
 	for i := range r.rm.ScopeMetrics {
 		r.scopeOrder = append(r.scopeOrder, i)
 	}
 	slices.SortFunc(r.scopeOrder, func(a, b int) int {
-		sa, sb := r.rm.ScopeMetrics[a].Scope, r.rm.ScopeMetrics[b].Scope
-		if c := strings.Compare(sa.Name, sb.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(sa.Version, sb.Version)
+		return compareScopes(&r.rm.ScopeMetrics[a].Scope, &r.rm.ScopeMetrics[b].Scope)
 	})
 	for _, i := range r.scopeOrder {
 		sm := &r.rm.ScopeMetrics[i]
@@ -233,16 +264,22 @@ func (r *renderer) metricName(name, unit string, typ otlptranslator.MetricType) 
 	return s, nil
 }
 
-func (r *renderer) labelName(k attribute.Key) (string, error) {
-	if s, ok := r.labels[k]; ok {
-		return s, nil
+func (r *renderer) label(k attribute.Key) (*labelInfo, error) {
+	if li, ok := r.labels[k]; ok {
+		return li, nil
 	}
 	s, err := labelNamer.Build(string(k))
 	if err != nil {
-		return "", fmt.Errorf("attribute %q: %w", k, err)
+		return nil, fmt.Errorf("attribute %q: %w", k, err)
 	}
-	r.labels[k] = s
-	return s, nil
+	slot := r.slots[s]
+	if slot == nil {
+		slot = &nameSlot{}
+		r.slots[s] = slot
+	}
+	li := &labelInfo{name: s, slot: slot}
+	r.labels[k] = li
+	return li, nil
 }
 
 // metricType gives the Prometheus type and the naming type of an
@@ -269,9 +306,46 @@ func sumType(monotonic bool) (dto.MetricType, otlptranslator.MetricType, bool) {
 	return dto.MetricType_GAUGE, otlptranslator.MetricTypeNonMonotonicCounter, true
 }
 
+// appendFamily renders a family. If two of its series may render with the
+// same labels (repair.go), it renders it again leaving out the duplicates;
+// other families pay a comparison per attribute for finding out.
 func (r *renderer) appendFamily(b []byte, f *family, om bool) []byte {
-	b = appendHeader(b, f.name, f.help, f.typ, om)
-	for _, mem := range f.members {
+	r.beginFamily(f.name)
+	start, before := len(b), r.rep
+	crossScope := r.crossScope(f)
+	if !crossScope {
+		b = r.appendMembers(b, f, om)
+		if r.pass != passRetry {
+			return b
+		}
+		b, r.rep = b[:start], before
+	}
+	r.markDuplicates(f)
+	r.rep.sanitized, r.rep.firstSanitized = before.sanitized, before.firstSanitized // counted again below
+	r.pass, r.series, r.quiet = passWrite, 0, !crossScope
+	b = r.appendMembers(b, f, om)
+	r.pass, r.quiet = passPlain, false
+	r.releaseDuplicates()
+	return b
+}
+
+func (r *renderer) beginFamily(name string) {
+	r.gen++
+	r.family = name
+	r.pass = passPlain
+}
+
+func (r *renderer) appendMembers(b []byte, f *family, om bool) []byte {
+	var bad bool
+	b, bad = appendHeader(b, f.name, f.help, f.typ, om)
+	if bad {
+		r.noteSanitized()
+	}
+	for i, mem := range f.members {
+		if r.pass == passRetry {
+			break
+		}
+		r.member = i
 		switch v := mem.m.Data.(type) {
 		case metricdata.Sum[int64]:
 			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
@@ -295,8 +369,8 @@ func (r *renderer) appendFamily(b []byte, f *family, om bool) []byte {
 }
 
 // appendHeader writes HELP and TYPE. OpenMetrics names a counter family
-// without its _total suffix.
-func appendHeader(b []byte, name, help string, typ dto.MetricType, om bool) []byte {
+// without its _total suffix. sanitized reports invalid UTF-8 in help.
+func appendHeader(b []byte, name, help string, typ dto.MetricType, om bool) (_ []byte, sanitized bool) {
 	fam := name
 	if om && typ == dto.MetricType_COUNTER {
 		fam = strings.TrimSuffix(name, "_total")
@@ -304,7 +378,7 @@ func appendHeader(b []byte, name, help string, typ dto.MetricType, om bool) []by
 	b = append(b, "# HELP "...)
 	b = append(b, fam...)
 	b = append(b, ' ')
-	b = appendEscaped(b, help, om)
+	b, sanitized = appendEscaped(b, help, om)
 	b = append(b, "\n# TYPE "...)
 	b = append(b, fam...)
 	switch typ {
@@ -319,11 +393,18 @@ func appendHeader(b []byte, name, help string, typ dto.MetricType, om bool) []by
 	default:
 		b = append(b, " gauge\n"...)
 	}
-	return b
+	return b, sanitized
 }
 
 func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.DataPoint[N], om bool) []byte {
 	for i := range dps {
+		if r.pass != passPlain {
+			if stop, skip := r.repairPass(dps[i].Attributes, scope); stop {
+				break
+			} else if skip {
+				continue
+			}
+		}
 		if !r.renderLabels(dps[i].Attributes, scope) {
 			continue
 		}
@@ -337,6 +418,13 @@ func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *
 func appendHistogram[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.HistogramDataPoint[N], om bool) []byte {
 	for i := range dps {
 		dp := &dps[i]
+		if r.pass != passPlain {
+			if stop, skip := r.repairPass(dp.Attributes, scope); stop {
+				break
+			} else if skip {
+				continue
+			}
+		}
 		if !r.renderLabels(dp.Attributes, scope) {
 			continue
 		}
@@ -364,6 +452,13 @@ func appendHistogram[N int64 | float64](r *renderer, b []byte, name string, scop
 func appendExponential[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.ExponentialHistogramDataPoint[N], om bool) []byte {
 	for i := range dps {
 		dp := &dps[i]
+		if r.pass != passPlain {
+			if stop, skip := r.repairPass(dp.Attributes, scope); stop {
+				break
+			} else if skip {
+				continue
+			}
+		}
 		if !r.renderLabels(dp.Attributes, scope) {
 			continue
 		}
@@ -418,13 +513,18 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 	if !r.scopeInfo {
 		prev := ""
 		ok := true
+		gen := stamp(r.gen, 0)
 		for i := range set.Len() {
 			kv, _ := set.Get(i)
-			name, err := r.labelName(kv.Key)
+			li, err := r.label(kv.Key)
 			if err != nil {
-				r.report(fmt.Errorf("prometheus exporter: %w", err))
+				r.reportPoint(fmt.Errorf("prometheus exporter: %w", err))
 				return false
 			}
+			if li.seen != gen|uint64(kv.Value.Type()) {
+				r.track(li, kv)
+			}
+			name := li.name
 			if i > 0 && name <= prev {
 				ok = false
 				break
@@ -433,7 +533,13 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 			if i > 0 {
 				r.lbl = append(r.lbl, ',')
 			}
-			r.lbl = appendLabel(r.lbl, name, valueString(kv.Value))
+			r.lbl = append(r.lbl, name...)
+			r.lbl = append(r.lbl, '=', '"')
+			var bad bool
+			if r.lbl, bad = appendEscaped(r.lbl, valueString(kv.Value), true); bad {
+				r.noteSanitized()
+			}
+			r.lbl = append(r.lbl, '"')
 		}
 		if ok {
 			return true
@@ -442,7 +548,7 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 	}
 	r.pairs = r.pairs[:0]
 	if err := r.collectPairs(set, ""); err != nil {
-		r.report(fmt.Errorf("prometheus exporter: %w", err))
+		r.reportPoint(fmt.Errorf("prometheus exporter: %w", err))
 		return false
 	}
 	if r.scopeInfo && scope != nil {
@@ -451,22 +557,34 @@ func (r *renderer) renderLabels(set attribute.Set, scope *instrumentation.Scope)
 			lpair{scopeLabel + "version", scope.Version},
 			lpair{scopeLabel + "schema_url", scope.SchemaURL})
 		if err := r.collectPairs(scope.Attributes, scopeLabel); err != nil {
-			r.report(fmt.Errorf("prometheus exporter: scope %s: %w", scope.Name, err))
+			r.reportPoint(fmt.Errorf("prometheus exporter: scope %s: %w", scope.Name, err))
 			return false
 		}
 	}
-	r.lbl = appendPairs(r.lbl, r.pairs)
+	r.lbl = r.appendPairs(r.lbl, r.pairs)
 	return true
+}
+
+// reportPoint reports a problem with one point, unless an earlier pass
+// over the same family did.
+func (r *renderer) reportPoint(err error) {
+	if !r.quiet {
+		r.report(err)
+	}
 }
 
 // collectPairs adds a set's attributes, sanitized, to r.pairs.
 func (r *renderer) collectPairs(set attribute.Set, prefix string) error {
 	for i := range set.Len() {
 		kv, _ := set.Get(i)
-		name, err := r.labelName(kv.Key)
+		li, err := r.label(kv.Key)
 		if err != nil {
 			return err
 		}
+		if li.seen != stamp(r.gen, kv.Value.Type()) {
+			r.track(li, kv)
+		}
+		name := li.name
 		if prefix != "" {
 			switch name {
 			case "name", "version", "schema_url":
@@ -482,7 +600,7 @@ func (r *renderer) collectPairs(set attribute.Set, prefix string) error {
 // appendPairs sorts pairs by name and writes them, joining the sorted
 // values of names that sanitizing made equal with ";" (as the OTel
 // specification for Prometheus says).
-func appendPairs(b []byte, pairs []lpair) []byte {
+func (r *renderer) appendPairs(b []byte, pairs []lpair) []byte {
 	slices.SortStableFunc(pairs, func(a, b lpair) int {
 		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c
@@ -503,7 +621,10 @@ func appendPairs(b []byte, pairs []lpair) []byte {
 			if k > i {
 				b = append(b, ';')
 			}
-			b = appendEscaped(b, pairs[k].value, true)
+			var bad bool
+			if b, bad = appendEscaped(b, pairs[k].value, true); bad {
+				r.noteSanitized()
+			}
 		}
 		b = append(b, '"')
 		i = j
@@ -519,13 +640,14 @@ func valueString(v attribute.Value) string {
 }
 
 func (r *renderer) appendTargetInfo(b []byte, om bool) []byte {
+	r.beginFamily(targetInfoName)
 	r.pairs = r.pairs[:0]
 	if err := r.collectPairs(*r.rm.Resource.Set(), ""); err != nil {
 		r.report(fmt.Errorf("prometheus exporter: target_info: %w", err))
 		return b
 	}
-	r.lbl = appendPairs(r.lbl[:0], r.pairs)
-	b = appendHeader(b, targetInfoName, targetInfoHelp, dto.MetricType_GAUGE, om)
+	r.lbl = r.appendPairs(r.lbl[:0], r.pairs)
+	b, _ = appendHeader(b, targetInfoName, targetInfoHelp, dto.MetricType_GAUGE, om)
 	b = appendSeries(b, targetInfoName, "", r.lbl, nil)
 	b = appendValue(b, 1, om)
 	return append(b, '\n')
@@ -548,8 +670,12 @@ func (r *renderer) addForeign() {
 	}
 }
 
-// appendForeign encodes a client_golang family with expfmt.
+// appendForeign encodes a client_golang family with expfmt. client_golang
+// checks label values but not HELP texts, and a Gatherer may check
+// neither, so lines with invalid UTF-8 are repaired (a scan that costs
+// little next to expfmt).
 func (r *renderer) appendForeign(b []byte, mf *dto.MetricFamily, om bool) []byte {
+	start := len(b)
 	w := appendWriter{b}
 	var err error
 	if om {
@@ -560,7 +686,17 @@ func (r *renderer) appendForeign(b []byte, mf *dto.MetricFamily, om bool) []byte
 	if err != nil {
 		r.report(fmt.Errorf("prometheus exporter: encode %s: %w", mf.GetName(), err))
 	}
-	return w.b
+	b = w.b
+	if !utf8.Valid(b[start:]) {
+		r.family = mf.GetName()
+		r.side = append(r.side[:0], b[start:]...)
+		var n int
+		b, n = appendValidLines(b[:start], r.side)
+		for range n {
+			r.noteSanitized()
+		}
+	}
+	return b
 }
 
 // translateControllerRuntime renders optel's own families, the ones the

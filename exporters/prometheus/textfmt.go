@@ -3,13 +3,15 @@ package prometheus
 import (
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The append helpers below write the Prometheus text format (version 0.0.4)
 // and OpenMetrics 1.0 byte for byte as github.com/prometheus/common/expfmt
 // does, so the optel encoder and the stock one produce the same lines
-// (TestEncoderEquivalence checks this). They append to a caller-owned
-// buffer and never allocate beyond its growth.
+// (TestEncoderEquivalence checks this), except that invalid UTF-8 is
+// replaced. They append to a caller-owned buffer and never allocate beyond
+// its growth.
 
 // appendFloat formats a sample value or an le bound for the text format.
 func appendFloat(b []byte, f float64) []byte {
@@ -59,20 +61,43 @@ func appendOMFloat(b []byte, f float64) []byte {
 
 // appendEscaped escapes a HELP text (quote=false in the text format) or a
 // label value (quote=true): backslash, newline and, with quote, the double
-// quote. The common case, nothing to escape, is a single append.
-func appendEscaped(b []byte, s string, quote bool) []byte {
+// quote. Each run of bytes that is not valid UTF-8 is written as one U+FFFD,
+// as strings.ToValidUTF8 does, and sanitized says so: Prometheus rejects a
+// whole scrape for one invalid byte. The common case, ASCII with nothing to
+// escape, is one scan and a single append.
+func appendEscaped(b []byte, s string, quote bool) (_ []byte, sanitized bool) {
+	special := &helpSpecial
+	if quote {
+		special = &valueSpecial
+	}
 	i := 0
-	for ; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '\n' || (quote && c == '"') {
-			break
-		}
+	for i < len(s) && !special[s[i]] {
+		i++
 	}
 	if i == len(s) {
-		return append(b, s...)
+		return append(b, s...), false
 	}
 	b = append(b, s[:i]...)
-	for ; i < len(s); i++ {
-		switch c := s[i]; {
+	invalid := false // in a run of invalid bytes
+	for i < len(s) {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			if size == 1 { // utf8.RuneError: an invalid byte
+				if !invalid {
+					b = append(b, "\uFFFD"...)
+				}
+				invalid, sanitized = true, true
+				i++
+				continue
+			}
+			b = append(b, s[i:i+size]...)
+			i += size
+			invalid = false
+			continue
+		}
+		invalid = false
+		switch {
 		case c == '\\':
 			b = append(b, '\\', '\\')
 		case c == '\n':
@@ -82,16 +107,21 @@ func appendEscaped(b []byte, s string, quote bool) []byte {
 		default:
 			b = append(b, c)
 		}
+		i++
 	}
-	return b
+	return b, sanitized
 }
 
-// appendLabel appends name="value" with the value escaped.
-func appendLabel(b []byte, name, value string) []byte {
-	b = append(b, name...)
-	b = append(b, '=', '"')
-	b = appendEscaped(b, value, true)
-	return append(b, '"')
+// helpSpecial and valueSpecial mark the bytes appendEscaped cannot copy as
+// they are: what it escapes, and every non-ASCII byte, which it checks.
+var helpSpecial, valueSpecial = specialBytes(false), specialBytes(true)
+
+func specialBytes(quote bool) (t [256]bool) {
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = true
+	}
+	t['\\'], t['\n'], t['"'] = true, true, quote
+	return t
 }
 
 // appendSeries appends a sample's name, suffix and labels: lbl is the

@@ -24,6 +24,8 @@ const (
 	ExportFailures   = "optel.telemetry.export.failures"
 	CallbackFailures = "optel.telemetry.callback.failures"
 	ExportDropped    = "optel.telemetry.export.dropped_points"
+	ExpoSanitized    = "optel.telemetry.exposition.sanitized"
+	ExpoDropped      = "optel.telemetry.exposition.dropped"
 	ProbeStatus      = "optel.probe.status"
 	ProbeDuration    = "optel.probe.duration"
 
@@ -79,6 +81,8 @@ var Catalog = []Spec{
 	{ExportFailures, "counter", "{failure}", "Metric exports that failed, by exporter. Failures never block recording; the next export carries cumulative values.", []attribute.Key{AttrExporter}},
 	{CallbackFailures, "counter", "{failure}", "Collect-time callbacks that returned an error or panicked.", nil},
 	{ExportDropped, "counter", "{point}", "Delta-temporality data points lost because their export failed (only with --otlp-temporality delta or lowmemory; cumulative points are carried by the next export), by exporter.", []attribute.Key{AttrExporter}},
+	{ExpoSanitized, "counter", "{value}", "Label values and HELP texts with invalid UTF-8, which would make Prometheus reject the whole scrape, that the Prometheus exporter wrote with U+FFFD instead (reason invalid_utf8); counted on every rendering that writes them, by exporter.", []attribute.Key{AttrExporter, AttrReason}},
+	{ExpoDropped, "counter", "{series}", "Series the Prometheus exporter left out of a rendering because an earlier series of the family had the same labels (reason duplicate_series: several scopes, or attributes that render alike), counted on every rendering, by exporter.", []attribute.Key{AttrExporter, AttrReason}},
 	{ProbeStatus, "gauge", "", "Result of the last run of a probe: 1 passed, 0 failed.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{ProbeDuration, "histogram", "s", "Time a probe took to run, including a timeout.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{HandlerInvocations, "counter", "{invocation}", "Handler runs by outcome: success, temporary_error, permanent_error, panic or timeout. Initialised to 0 for every registered handler.", []attribute.Key{AttrResource, AttrHandler, AttrCause, AttrOutcome}},
@@ -190,14 +194,28 @@ type Telemetry struct {
 	ExportFailures   metric.Int64ObservableCounter
 	CallbackFailures metric.Int64ObservableCounter
 	ExportDropped    metric.Int64ObservableCounter
+	ExpoSanitized    metric.Int64ObservableCounter
+	ExpoDropped      metric.Int64ObservableCounter
 }
+
+// Reasons of ExpoSanitized and ExpoDropped.
+const (
+	ReasonInvalidUTF8     = "invalid_utf8"
+	ReasonDuplicateSeries = "duplicate_series"
+)
 
 // NewTelemetry creates the telemetry package's instruments on m. They are
 // observable: values live in atomics owned by the caller and are read at
 // collection time, so nothing here can block an export path.
 func NewTelemetry(m metric.Meter) (Telemetry, error) {
 	b := &builder{m: m}
-	t := Telemetry{ExportFailures: b.observableCounter(ExportFailures), CallbackFailures: b.observableCounter(CallbackFailures), ExportDropped: b.observableCounter(ExportDropped)}
+	t := Telemetry{
+		ExportFailures:   b.observableCounter(ExportFailures),
+		CallbackFailures: b.observableCounter(CallbackFailures),
+		ExportDropped:    b.observableCounter(ExportDropped),
+		ExpoSanitized:    b.observableCounter(ExpoSanitized),
+		ExpoDropped:      b.observableCounter(ExpoDropped),
+	}
 	return t, b.err()
 }
 
