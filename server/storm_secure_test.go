@@ -91,7 +91,7 @@ func TestSecureScrapeStorm(t *testing.T) {
 	t.Logf("secure storm: %d scrapes in %s by 50 scrapers over TLS with KubeAuth, %d failures, max heap in use %.1f MiB",
 		res.Scrapes, dur, res.Failures, float64(res.MaxHeapInUse)/(1<<20))
 	if res.Failures != 0 {
-		t.Errorf("%d scrapes failed", res.Failures)
+		t.Errorf("%d scrapes failed; first errors: %q", res.Failures, res.FirstErrors)
 	}
 	if res.Scrapes == 0 {
 		t.Error("no scrape succeeded")

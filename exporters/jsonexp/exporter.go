@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -85,9 +86,9 @@ type Exporter struct {
 	// the number still held is known. (golang.org/x/sync/singleflight
 	// shares a result but cannot tell when its last reader is done.)
 	mu           sync.Mutex
-	flight       *generation // the collection running now, if any
-	newest       *generation // the last completed collection, while a reader holds it
-	held         int         // generations not yet released by every reader
+	flight       *generation   // the collection running now, if any
+	done         []*generation // completed collections a reader still holds, oldest first
+	held         int           // generations not yet released by every reader
 	maxSnapshots int
 
 	// The collection target, which the SDK refills in place (its slices are
@@ -197,7 +198,8 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 		// Every snapshot allowed is held by readers still reading: share
 		// the newest completed one instead of collecting another. It is at
 		// most as old as the longest of those reads.
-		if g := e.newest; g != nil {
+		if n := len(e.done); n > 0 {
+			g := e.done[n-1]
 			g.refs++
 			e.mu.Unlock()
 			return g, nil
@@ -243,7 +245,7 @@ func (e *Exporter) acquire(ctx context.Context) (*generation, error) {
 	g.buf = AppendJSON(make([]byte, 0, max(e.lastSize.Load(), 64<<10)), rm)
 	e.lastSize.Store(int64(len(g.buf)))
 	e.mu.Lock()
-	e.newest = g
+	e.done = append(e.done, g)
 	e.mu.Unlock()
 	return g, nil
 }
@@ -255,9 +257,7 @@ func (e *Exporter) release(g *generation) {
 	if g.refs--; g.refs == 0 {
 		e.held--
 		g.buf = nil
-		if e.newest == g {
-			e.newest = nil
-		}
+		e.done = slices.DeleteFunc(e.done, func(d *generation) bool { return d == g })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,12 +29,12 @@ type handler struct {
 	collections atomic.Int64
 
 	mu      sync.Mutex
-	flights [2]*flight   // by format: text, OpenMetrics
-	free    []*snapshot  // at most maxFree
-	size    [2]int       // last body size per format, to size new buffers
-	live    int          // snapshots some scrape still holds
-	maxLive int          // 0: no bound
-	newest  [2]*snapshot // by format: the last completed render while a scrape holds it
+	flights [2]*flight     // by format: text, OpenMetrics
+	free    []*snapshot    // at most maxFree
+	size    [2]int         // last body size per format, to size new buffers
+	live    int            // snapshots some scrape still holds
+	maxLive int            // 0: no bound
+	done    [2][]*snapshot // by format: completed renders some scrape still holds, oldest first
 }
 
 const maxFree = 2
@@ -69,10 +70,8 @@ func (s *snapshot) release() {
 	h := s.h
 	h.mu.Lock()
 	h.live--
-	for i := range h.newest {
-		if h.newest[i] == s {
-			h.newest[i] = nil
-		}
+	for i := range h.done {
+		h.done[i] = slices.DeleteFunc(h.done[i], func(d *snapshot) bool { return d == s })
 	}
 	if len(h.free) < maxFree {
 		h.free = append(h.free, s)
@@ -215,9 +214,11 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 		// readers, or many at once): share the newest completed one of
 		// this format instead of rendering another. It is at most as old
 		// as the longest of those writes.
-		if s := h.newest[i]; s != nil && s.tryRef() {
-			h.mu.Unlock()
-			return s
+		for j := len(h.done[i]) - 1; j >= 0; j-- {
+			if s := h.done[i][j]; s.tryRef() {
+				h.mu.Unlock()
+				return s
+			}
 		}
 		h.mu.Unlock()
 		return nil
@@ -252,7 +253,7 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 		h.flights[i] = nil
 		h.size[i] = len(s.body)
 		if p == nil {
-			h.newest[i] = s
+			h.done[i] = append(h.done[i], s)
 		}
 		h.mu.Unlock()
 		close(f.done)

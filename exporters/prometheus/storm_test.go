@@ -66,7 +66,7 @@ func TestScrapeStorm(t *testing.T) {
 	t.Logf("storm: %d scrapes in %s by 50 scrapers, %d collections, %d failures, max heap in use %.1f MiB",
 		res.Scrapes, dur, exp.Collections(), res.Failures, float64(res.MaxHeapInUse)/(1<<20))
 	if res.Failures != 0 {
-		t.Errorf("%d scrapes failed", res.Failures)
+		t.Errorf("%d scrapes failed; first errors: %q", res.Failures, res.FirstErrors)
 	}
 	if res.Scrapes == 0 || exp.Collections() >= res.Scrapes {
 		t.Errorf("collections %d for %d scrapes: concurrent scrapes should share collections", exp.Collections(), res.Scrapes)

@@ -2,6 +2,7 @@ package testpeers
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,9 @@ import (
 type StormResult struct {
 	Scrapes, Failures int64
 	MaxHeapInUse      uint64
+	// FirstErrors are the first few distinct failure messages, so a
+	// failing storm says why.
+	FirstErrors []string
 }
 
 // Storm runs n concurrent scrapers, each calling scrape(i) in a loop (i is
@@ -19,6 +23,8 @@ type StormResult struct {
 // while scraped). A scrape that returns an error counts as a failure.
 func Storm(n int, d time.Duration, scrape func(i int) error, tick func()) StormResult {
 	var scrapes, failures atomic.Int64
+	var errMu sync.Mutex
+	var firstErrors []string
 	var maxHeap atomic.Uint64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -47,6 +53,11 @@ func Storm(n int, d time.Duration, scrape func(i int) error, tick func()) StormR
 			for time.Now().Before(deadline) {
 				if err := scrape(i); err != nil {
 					failures.Add(1)
+					errMu.Lock()
+					if len(firstErrors) < 5 && !slices.Contains(firstErrors, err.Error()) {
+						firstErrors = append(firstErrors, err.Error())
+					}
+					errMu.Unlock()
 					continue
 				}
 				scrapes.Add(1)
@@ -56,5 +67,5 @@ func Storm(n int, d time.Duration, scrape func(i int) error, tick func()) StormR
 	time.Sleep(time.Until(deadline))
 	close(stop)
 	wg.Wait()
-	return StormResult{Scrapes: scrapes.Load(), Failures: failures.Load(), MaxHeapInUse: maxHeap.Load()}
+	return StormResult{Scrapes: scrapes.Load(), Failures: failures.Load(), MaxHeapInUse: maxHeap.Load(), FirstErrors: firstErrors}
 }
