@@ -25,7 +25,7 @@ func builtinExporters() map[string]ExporterFactory {
 // producers: bridged client_golang metrics would be dropped by the OTel
 // Prometheus exporter, and served twice if they were not.
 func newPrometheus(_ context.Context, s ExporterSettings) (Exporter, error) {
-	opts := []prometheus.Option{prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder), prometheus.WithMaxRequestsInFlight(s.MaxRequestsInFlight)}
+	opts := []prometheus.Option{prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithFamilyTransform(s.Naming.transform()), prometheus.WithEncoder(s.PrometheusEncoder), prometheus.WithMaxRequestsInFlight(s.MaxRequestsInFlight)}
 	if s.PullReader != nil && s.PrometheusEncoder != prometheus.EncoderStock {
 		opts = append(opts, prometheus.WithManualReader(s.PullReader))
 	}

@@ -98,7 +98,7 @@ type config struct {
 	serviceVersion string
 	resourceAttrs  []attribute.KeyValue
 
-	naming       setting[prometheus.Naming]
+	naming       setting[Naming]
 	encoder      setting[prometheus.Encoder]
 	exemplars    setting[ExemplarFilter]
 	views        []sdkmetric.View
@@ -210,7 +210,7 @@ func WithView(v ...sdkmetric.View) Option {
 
 // WithMetricsNaming selects the names the Prometheus exporter renders
 // optel's own metrics under: otel (default) or controller-runtime.
-func WithMetricsNaming(n prometheus.Naming) Option {
+func WithMetricsNaming(n Naming) Option {
 	return optionFunc(func(c *config) { c.naming.set(n, "WithMetricsNaming") })
 }
 
@@ -330,7 +330,7 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, &ConfigError{Source: c.interval.src, Value: c.interval.val.String(), Reason: "must be greater than zero", Accepted: "a positive duration"}
 	}
 	if !c.naming.isSet() {
-		c.naming.set(prometheus.NamingOTel, "default")
+		c.naming.set(NamingOTel, "default")
 	}
 	if _, err := parseNaming(c.naming.src, string(c.naming.val)); err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ type Flags struct {
 	timeout     flagValue[time.Duration]
 	compression flagValue[otlp.Compression]
 	temporality flagValue[otlp.Temporality]
-	naming      flagValue[prometheus.Naming]
+	naming      flagValue[Naming]
 	encoder     flagValue[prometheus.Encoder]
 	exemplars   flagValue[ExemplarFilter]
 }
@@ -90,7 +90,7 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 		"Headers for every OTLP export, key=value pairs separated by commas, values percent-encoded. Overrides "+EnvOTLPHeaders+".")
 	f.timeout.bind(fs, FlagOTLPTimeout, DefaultOTLPTimeout.String(), "duration", parseDuration,
 		"Timeout of one OTLP export, retries included. Overrides "+EnvOTLPTimeout+".")
-	f.naming.bind(fs, FlagMetricsNaming, string(prometheus.NamingOTel), "string", parseNaming,
+	f.naming.bind(fs, FlagMetricsNaming, string(NamingOTel), "string", parseNaming,
 		"Names for optel's own metrics in Prometheus output: otel (optel_handler_invocations_total, ...) or controller-runtime (controller_runtime_reconcile_total, workqueue_depth, ...).")
 	f.encoder.bind(fs, FlagPromEncoder, string(prometheus.EncoderOptel), "string", parseEncoder,
 		"Prometheus scrape encoder: optel (renders straight from the collected data, shares concurrent scrapes) or stock (the OTel Prometheus exporter; exemplars and native histograms over protobuf).")
@@ -118,7 +118,7 @@ func (f *Flags) Options() []Option {
 	opts = appendGiven(opts, &f.timeout, func(c *config) *setting[time.Duration] { return &c.timeout })
 	opts = appendGiven(opts, &f.compression, func(c *config) *setting[otlp.Compression] { return &c.compression })
 	opts = appendGiven(opts, &f.temporality, func(c *config) *setting[otlp.Temporality] { return &c.temporality })
-	opts = appendGiven(opts, &f.naming, func(c *config) *setting[prometheus.Naming] { return &c.naming })
+	opts = appendGiven(opts, &f.naming, func(c *config) *setting[Naming] { return &c.naming })
 	opts = appendGiven(opts, &f.encoder, func(c *config) *setting[prometheus.Encoder] { return &c.encoder })
 	opts = appendGiven(opts, &f.exemplars, func(c *config) *setting[ExemplarFilter] { return &c.exemplars })
 	return opts

@@ -157,14 +157,6 @@ func parseResourceAttributes(src, s string) ([]attribute.KeyValue, error) {
 	return kvs, nil
 }
 
-func parseNaming(src, s string) (prometheus.Naming, error) {
-	n, err := prometheus.ParseNaming(s)
-	if err != nil {
-		return "", &ConfigError{Source: src, Value: s, Reason: "unknown metrics naming profile", Accepted: "otel, controller-runtime"}
-	}
-	return n, nil
-}
-
 func parseEncoder(src, s string) (prometheus.Encoder, error) {
 	e, err := prometheus.ParseEncoder(s)
 	if err != nil {

@@ -375,3 +375,31 @@ func TestExpositionRepairsAreCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestControllerRuntimeNaming: the controller-runtime profile, a table
+// telemetry hands the Prometheus exporter, renders optel's own families
+// under controller-runtime's names with both encoders.
+func TestControllerRuntimeNaming(t *testing.T) {
+	for _, enc := range []prometheus.Encoder{prometheus.EncoderOptel, prometheus.EncoderStock} {
+		t.Run(string(enc), func(t *testing.T) {
+			tp := newProvider(t, telemetry.WithExporters("prometheus"), telemetry.WithMetricsNaming(telemetry.NamingControllerRuntime), telemetry.WithPrometheusEncoder(enc))
+			inv, _ := tp.Meter("optel").Int64Counter("optel.handler.invocations", metric.WithDescription("d"))
+			for _, o := range []string{"success", "temporary_error", "panic"} {
+				inv.Add(context.Background(), 2, metric.WithAttributes(attribute.String("resource", "widgets"), attribute.String("outcome", o)))
+			}
+			body := scrape(t, tp)
+			for _, want := range []string{
+				`controller_runtime_reconcile_total{controller="widgets",result="error"} 4`,
+				`controller_runtime_reconcile_total{controller="widgets",result="success"} 2`,
+				`controller_runtime_reconcile_panics_total{controller="widgets"} 2`,
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("scrape lacks %s:\n%s", want, body)
+				}
+			}
+			if strings.Contains(body, "optel_handler_invocations_total") {
+				t.Errorf("optel name still rendered:\n%s", body)
+			}
+		})
+	}
+}

@@ -74,7 +74,7 @@ type ExporterSettings struct {
 	// exporter serves it directly.
 	Gatherer prom.Gatherer
 	// Naming is the Prometheus naming profile for optel's own metrics.
-	Naming prometheus.Naming
+	Naming Naming
 	// PrometheusEncoder is the Prometheus exporter's encoder.
 	PrometheusEncoder prometheus.Encoder
 	// PullReader is one manual reader, with the Producers, that the
