@@ -61,6 +61,12 @@
 // exporter knows no metric names itself: the telemetry package passes
 // optel's controller-runtime table when --metrics-naming=controller-runtime.
 //
+// Config is the exporter's own settings (config.go): --prometheus-encoder
+// and a FamilyTransform. The telemetry package binds, resolves and builds
+// it like any registered exporter's config; the in-flight bound
+// (--metrics-max-requests-in-flight) is a generic input telemetry gives
+// every pull exporter.
+//
 // Lifecycle: the reader is shut down by the MeterProvider; after that a
 // scrape returns only the foreign gatherers' metrics. Handler is safe for
 // concurrent use.
