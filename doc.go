@@ -20,16 +20,25 @@
 // cardinality limit and views, bridges an existing client_golang registry,
 // runs collect-time callbacks, and owns optel's own telemetry-health metrics.
 // Exporters are found by name in an ExporterRegistry, so third parties can
-// add one without touching optel.
+// add one without touching optel. telemetry keeps only what is
+// cross-cutting (which exporters run, the resource, the interval,
+// cardinality, views, the exemplar filter, optel's naming profile, collect
+// hooks); each exporter owns its settings in an ExporterConfig that binds
+// its flags and reads its environment. Package telemetry/setting is the
+// vocabulary for that (setting.Var, setting.Error) and imports nothing of
+// optel.
 //
 // # exporters
 //
-// Packages exporters/prometheus, exporters/otlp and exporters/jsonexp each
-// turn SDK data into one wire format: Prometheus text or OpenMetrics on a
-// handler (rendered straight from the SDK's data by optel's own encoder, or
-// by the stock OTel exporter), OTLP over gRPC or HTTP (split into
-// Collector-sized requests), and a JSON snapshot. They depend on the SDK
-// only, never on telemetry or the operator.
+// Packages exporters/prometheus, exporters/otlp, exporters/jsonexp and
+// exporters/console each turn SDK data into one wire format: Prometheus
+// text or OpenMetrics on a handler (rendered straight from the SDK's data
+// by optel's own encoder, or by the stock OTel exporter, with an optional
+// render-time FamilyTransform), OTLP over gRPC or HTTP (split into
+// Collector-sized requests), a JSON snapshot, and JSON lines on a writer.
+// Each owns its settings (otlp.Config, prometheus.Config, console.Config).
+// They depend on the SDK and telemetry/setting only, never on telemetry,
+// internal/observ or the operator, so they know no optel metric names.
 //
 // # probes
 //

@@ -61,7 +61,7 @@ func TestDocsConfiguration(t *testing.T) {
 		fmt.Fprintf(&b, "| `--%s` | `%s` | %s |\n", f.Name, def, strings.ReplaceAll(f.Usage, "|", "\\|"))
 	})
 	b.WriteString("\n### Environment\n\n| Variable | Default | Description |\n|---|---|---|\n")
-	for _, e := range telemetry.Environment {
+	for _, e := range telemetry.DefaultExporterRegistry.Environment() {
 		def := e.Default
 		if def == "" {
 			def = "(unset)"

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optel-dev/optel/exporters/otlp"
 	"github.com/optel-dev/optel/internal/testpeers"
 	"github.com/optel-dev/optel/operator"
 	"github.com/optel-dev/optel/telemetry"
@@ -38,7 +39,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 			tp, err := telemetry.New(context.Background(),
 				telemetry.WithEnvironment(func(string) (string, bool) { return "", false }),
 				telemetry.WithExporters("otlp,json"),
-				telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
+				telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) { c.Endpoint.Set(col.GRPCEndpoint) }),
 				telemetry.WithExportInterval(time.Hour),
 				telemetry.WithServiceName("shutdown-"+fmt.Sprint(tc.wantFinish)))
 			if err != nil {

@@ -2,36 +2,39 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 
-	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/optel-dev/optel/exporters/console"
 	"github.com/optel-dev/optel/exporters/jsonexp"
 	"github.com/optel-dev/optel/exporters/otlp"
 	"github.com/optel-dev/optel/exporters/prometheus"
 )
 
+// builtinExporters registers optel's exporters the way a third party
+// registers one: each package owns its config (flags, environment,
+// validation), and telemetry only adds the generic inputs.
 func builtinExporters() map[string]ExporterFactory {
 	return map[string]ExporterFactory{
-		ExporterPrometheus: ExporterFactoryFunc(newPrometheus),
-		ExporterOTLP:       ExporterFactoryFunc(newOTLP),
+		ExporterPrometheus: NewExporterFactory(prometheus.NewConfig, newPrometheus),
+		ExporterOTLP:       NewExporterFactory(otlp.NewConfig, newOTLP),
 		ExporterJSON:       ExporterFactoryFunc(newJSON),
-		ExporterConsole:    ExporterFactoryFunc(newConsole),
+		ExporterConsole:    NewExporterFactory(console.NewConfig, newConsole),
 	}
 }
 
 // The Prometheus exporter gets the user's gatherer, served directly, and no
 // producers: bridged client_golang metrics would be dropped by the OTel
 // Prometheus exporter, and served twice if they were not.
-func newPrometheus(_ context.Context, s ExporterSettings) (Exporter, error) {
-	opts := []prometheus.Option{prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithNaming(s.Naming), prometheus.WithEncoder(s.PrometheusEncoder), prometheus.WithMaxRequestsInFlight(s.MaxRequestsInFlight)}
-	if s.PullReader != nil && s.PrometheusEncoder != prometheus.EncoderStock {
+func newPrometheus(_ context.Context, s ExporterSettings, c *prometheus.Config) (Exporter, error) {
+	opts := append(c.Options(), prometheus.WithGatherer(s.Gatherer), prometheus.WithErrorHandler(s.ReportError), prometheus.WithMaxRequestsInFlight(s.MaxRequestsInFlight))
+	if s.PullReader != nil && c.Encoder.Value() != prometheus.EncoderStock {
 		opts = append(opts, prometheus.WithManualReader(s.PullReader))
 	}
 	return prometheus.New(opts...)
 }
 
+// The JSON exporter has no settings of its own.
 func newJSON(_ context.Context, s ExporterSettings) (Exporter, error) {
 	if s.PullReader != nil {
 		return jsonexp.New(jsonexp.WithManualReader(s.PullReader), jsonexp.WithMaxRequestsInFlight(s.MaxRequestsInFlight)), nil
@@ -43,34 +46,18 @@ func newJSON(_ context.Context, s ExporterSettings) (Exporter, error) {
 	return jsonexp.New(opts...), nil
 }
 
-func newOTLP(ctx context.Context, s ExporterSettings) (Exporter, error) {
-	opts := []otlp.Option{
-		otlp.WithProtocol(s.OTLP.Protocol),
-		otlp.WithHeaders(s.OTLP.Headers),
-		otlp.WithTimeout(s.OTLP.Timeout),
-		otlp.WithInsecure(s.OTLP.Insecure),
-		otlp.WithCompression(s.OTLP.Compression),
-	}
-	if s.OTLP.Temporality != "" {
-		opts = append(opts, otlp.WithTemporality(s.OTLP.Temporality))
-	}
-	if s.OTLP.Endpoint != "" {
-		opts = append(opts, otlp.WithEndpoint(s.OTLP.Endpoint))
-	}
-	if s.OTLP.AppendSignalPath {
-		opts = append(opts, otlp.WithSignalPathAppended())
-	}
-	exp, err := otlp.New(ctx, opts...)
+func newOTLP(ctx context.Context, s ExporterSettings, c *otlp.Config) (Exporter, error) {
+	exp, err := otlp.New(ctx, c.Options()...)
 	if err != nil {
 		return nil, err
 	}
-	return ReaderExporter(s.PeriodicReader(exp)), nil
+	return ReaderExporter(s.PeriodicReader(exp, sdkmetric.WithTimeout(c.Timeout.Value()))), nil
 }
 
-func newConsole(_ context.Context, s ExporterSettings) (Exporter, error) {
-	exp, err := stdoutmetric.New(stdoutmetric.WithWriter(s.Console))
+func newConsole(_ context.Context, s ExporterSettings, c *console.Config) (Exporter, error) {
+	exp, err := console.New(c.Options()...)
 	if err != nil {
-		return nil, fmt.Errorf("create console exporter: %w", err)
+		return nil, err
 	}
 	return ReaderExporter(s.PeriodicReader(exp)), nil
 }

@@ -1,7 +1,8 @@
 package telemetry
 
 import (
-	"io"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,9 +13,6 @@ import (
 	prom "github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-
-	"github.com/optel-dev/optel/exporters/otlp"
-	"github.com/optel-dev/optel/exporters/prometheus"
 )
 
 // Built-in exporter names accepted by --telemetry-exporters and
@@ -29,32 +27,21 @@ const (
 )
 
 // Defaults. Every one is documented in docs/configuration.md, which a test
-// checks against this code.
+// checks against this code. Exporters' own defaults live in their packages
+// (otlp.DefaultProtocol, otlp.DefaultTimeout, ...).
 const (
-	DefaultExporters    = "prometheus,json"
-	DefaultOTLPProtocol = otlp.GRPC
+	DefaultExporters = "prometheus,json"
 	// DefaultMaxRequestsInFlight bounds concurrent requests per pull endpoint.
 	DefaultMaxRequestsInFlight = 64
-	DefaultOTLPTimeout         = 10 * time.Second
 	DefaultExportInterval      = 60 * time.Second
 	DefaultCardinalityLimit    = 2000
 )
 
-// Environment variables read by New. Options and flags win over them.
+// Environment variables read by New itself. Options and flags win over
+// them. Exporters' own variables are in their packages (otlp.EnvEndpoint,
+// ...); ExporterRegistry.Environment lists them all.
 const (
 	EnvMetricsExporter      = "OTEL_METRICS_EXPORTER"
-	EnvOTLPEndpoint         = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	EnvOTLPMetricsEndpoint  = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-	EnvOTLPProtocol         = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	EnvOTLPMetricsProtocol  = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
-	EnvOTLPHeaders          = "OTEL_EXPORTER_OTLP_HEADERS"
-	EnvOTLPMetricsHeaders   = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
-	EnvOTLPTimeout          = "OTEL_EXPORTER_OTLP_TIMEOUT"
-	EnvOTLPMetricsTimeout   = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
-	EnvOTLPInsecure         = "OTEL_EXPORTER_OTLP_INSECURE"
-	EnvOTLPMetricsInsecure  = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
-	EnvOTLPCompression      = "OTEL_EXPORTER_OTLP_COMPRESSION"
-	EnvOTLPTemporality      = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
 	EnvMetricExportInterval = "OTEL_METRIC_EXPORT_INTERVAL"
 	// Deprecated: misspelled; use EnvMetricExportInterval.
 	EnvMetricExportInteval = EnvMetricExportInterval
@@ -67,45 +54,42 @@ const (
 
 // setting is one configurable value and where it came from; src is empty
 // until an option, the environment or the default sets it.
-type setting[T any] struct {
+type sourced[T any] struct {
 	val T
 	src string
 }
 
-func (s *setting[T]) set(v T, src string) { s.val, s.src = v, src }
-func (s *setting[T]) isSet() bool         { return s.src != "" }
+func (s *sourced[T]) set(v T, src string) { s.val, s.src = v, src }
+func (s *sourced[T]) isSet() bool         { return s.src != "" }
 
 // config is the resolved configuration. Build it with newConfig.
 type config struct {
 	lookupEnv func(string) (string, bool)
 	registry  *ExporterRegistry
 
-	exporters        setting[[]string]
-	exportersRaw     string // the unparsed option value, validated once the registry is known
-	protocol         setting[otlp.Protocol]
-	endpoint         setting[string]
-	endpointIsSignal bool // endpoint came from a signal-specific variable (no path appended)
-	headers          setting[map[string]string]
-	timeout          setting[time.Duration]
-	insecure         setting[bool]
-	compression      setting[otlp.Compression]
-	temporality      setting[otlp.Temporality]
-	interval         setting[time.Duration]
-	cardinality      setting[int]
-	maxInFlight      setting[int]
+	exporters    sourced[[]string]
+	exportersRaw string // the unparsed option value, validated once the registry is known
+	interval     sourced[time.Duration]
+	cardinality  sourced[int]
+	maxInFlight  sourced[int]
+
+	// Exporters' own configs: those Flags bound, and the edits of
+	// WithExporterConfig, by exporter name; resolved has one resolved
+	// config per registered exporter that has one.
+	bound    map[string]ExporterConfig
+	edits    map[string][]func(ExporterConfig) error
+	resolved map[string]ExporterConfig
 
 	serviceName    string
 	serviceVersion string
 	resourceAttrs  []attribute.KeyValue
 
-	naming       setting[prometheus.Naming]
-	encoder      setting[prometheus.Encoder]
-	exemplars    setting[ExemplarFilter]
+	naming       sourced[Naming]
+	exemplars    sourced[ExemplarFilter]
 	views        []sdkmetric.View
 	readers      []sdkmetric.Reader
 	gatherer     prom.Gatherer
 	errorHandler ErrorHandler
-	console      io.Writer
 	logger       *slog.Logger
 }
 
@@ -122,51 +106,12 @@ func WithExporters(list string) Option {
 	return optionFunc(func(c *config) { c.exportersRaw = list; c.exporters.src = "WithExporters" })
 }
 
-// WithOTLPProtocol selects grpc (default) or http/protobuf.
-func WithOTLPProtocol(p otlp.Protocol) Option {
-	return optionFunc(func(c *config) { c.protocol.set(p, "WithOTLPProtocol") })
-}
-
-// WithOTLPEndpoint sets host:port or an http(s) URL. Default localhost:4317
-// for grpc, localhost:4318 for http/protobuf.
-func WithOTLPEndpoint(e string) Option {
-	return optionFunc(func(c *config) { c.endpoint.set(e, "WithOTLPEndpoint") })
-}
-
-// WithOTLPHeaders adds headers to every OTLP export.
-func WithOTLPHeaders(h map[string]string) Option {
-	return optionFunc(func(c *config) { c.headers.set(h, "WithOTLPHeaders") })
-}
-
-// WithOTLPTimeout bounds each OTLP export. Default 10s.
-func WithOTLPTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.timeout.set(d, "WithOTLPTimeout") })
-}
-
-// WithOTLPInsecure sends OTLP over plaintext to a bare host:port endpoint.
-func WithOTLPInsecure(b bool) Option {
-	return optionFunc(func(c *config) { c.insecure.set(b, "WithOTLPInsecure") })
-}
-
 // WithMaxRequestsInFlight bounds concurrent requests to each pull endpoint
 // (/metrics and /metrics.json); the excess gets 503 at once. Concurrent
 // requests to one endpoint share one collection. 0 means no bound. Default
 // DefaultMaxRequestsInFlight.
 func WithMaxRequestsInFlight(n int) Option {
 	return optionFunc(func(c *config) { c.maxInFlight.set(n, "WithMaxRequestsInFlight") })
-}
-
-// WithOTLPTemporality sets the OTLP temporality preference: cumulative
-// (default; a failed export loses nothing), delta or lowmemory (a failed
-// export loses its delta points, counted in
-// optel.telemetry.export.dropped_points).
-func WithOTLPTemporality(t otlp.Temporality) Option {
-	return optionFunc(func(c *config) { c.temporality.set(t, "WithOTLPTemporality") })
-}
-
-// WithOTLPCompression selects gzip or none (default).
-func WithOTLPCompression(comp otlp.Compression) Option {
-	return optionFunc(func(c *config) { c.compression.set(comp, "WithOTLPCompression") })
 }
 
 // WithExportInterval sets how often push exporters (otlp, console) export.
@@ -210,15 +155,8 @@ func WithView(v ...sdkmetric.View) Option {
 
 // WithMetricsNaming selects the names the Prometheus exporter renders
 // optel's own metrics under: otel (default) or controller-runtime.
-func WithMetricsNaming(n prometheus.Naming) Option {
+func WithMetricsNaming(n Naming) Option {
 	return optionFunc(func(c *config) { c.naming.set(n, "WithMetricsNaming") })
-}
-
-// WithPrometheusEncoder selects how the Prometheus exporter renders a
-// scrape: optel (default; rendered straight from the collected data) or
-// stock (the OTel Prometheus exporter, for exemplars and native histograms).
-func WithPrometheusEncoder(e prometheus.Encoder) Option {
-	return optionFunc(func(c *config) { c.encoder.set(e, "WithPrometheusEncoder") })
 }
 
 // ExemplarFilter selects which measurements may become exemplars.
@@ -267,9 +205,27 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 
-// WithConsoleWriter sets where the console exporter writes. Default os.Stdout.
-func WithConsoleWriter(w io.Writer) Option {
-	return optionFunc(func(c *config) { c.console = w })
+// WithExporterConfig edits, in code, the config of the exporter registered
+// as name: what edit sets wins over the environment, and a flag given on
+// the command line wins over it. C is the config type the exporter's
+// package defines; New fails if the exporter has another or none.
+//
+//	telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) {
+//		c.Endpoint.Set("collector:4317")
+//	})
+//
+// With Flags, edit changes the config Flags bound, in place.
+func WithExporterConfig[C ExporterConfig](name string, edit func(C)) Option {
+	return optionFunc(func(c *config) {
+		c.edits[name] = append(c.edits[name], func(ec ExporterConfig) error {
+			typed, ok := ec.(C)
+			if !ok {
+				return fmt.Errorf("WithExporterConfig(%q): the exporter's config is %T, not %T", name, ec, *new(C))
+			}
+			edit(typed)
+			return nil
+		})
+	})
 }
 
 // WithEnvironment replaces os.LookupEnv, for tests and for embedding.
@@ -285,7 +241,7 @@ func WithExporterRegistry(r *ExporterRegistry) Option {
 // newConfig applies options, then fills what they left unset from the
 // environment, then from defaults. The result is fully validated.
 func newConfig(opts []Option) (*config, error) {
-	c := &config{lookupEnv: os.LookupEnv, registry: DefaultExporterRegistry}
+	c := &config{lookupEnv: os.LookupEnv, registry: DefaultExporterRegistry, edits: map[string][]func(ExporterConfig) error{}}
 	for _, o := range opts {
 		o.apply(c)
 	}
@@ -294,9 +250,6 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	if c.errorHandler == nil {
 		c.errorHandler = newRateLimitedLogger(c.logger, 30*time.Second)
-	}
-	if c.console == nil {
-		c.console = os.Stdout
 	}
 	if c.serviceName == "" {
 		c.serviceName = filepath.Base(os.Args[0])
@@ -317,7 +270,7 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	c.exporters.set(list, src)
 
-	if err := c.resolveOTLP(); err != nil {
+	if err := c.resolveExporterConfigs(); err != nil {
 		return nil, err
 	}
 	if err := fromEnv(c, &c.interval, parseMillis, EnvMetricExportInterval); err != nil {
@@ -330,15 +283,9 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, &ConfigError{Source: c.interval.src, Value: c.interval.val.String(), Reason: "must be greater than zero", Accepted: "a positive duration"}
 	}
 	if !c.naming.isSet() {
-		c.naming.set(prometheus.NamingOTel, "default")
+		c.naming.set(NamingOTel, "default")
 	}
 	if _, err := parseNaming(c.naming.src, string(c.naming.val)); err != nil {
-		return nil, err
-	}
-	if !c.encoder.isSet() {
-		c.encoder.set(prometheus.EncoderOptel, "default")
-	}
-	if _, err := parseEncoder(c.encoder.src, string(c.encoder.val)); err != nil {
 		return nil, err
 	}
 	if err := fromEnv(c, &c.exemplars, parseExemplarFilter, EnvExemplarFilter); err != nil {
@@ -365,58 +312,46 @@ func newConfig(opts []Option) (*config, error) {
 	return c, nil
 }
 
-func (c *config) resolveOTLP() error {
-	if err := fromEnv(c, &c.protocol, parseProtocol, EnvOTLPMetricsProtocol, EnvOTLPProtocol); err != nil {
-		return err
-	}
-	if !c.protocol.isSet() {
-		c.protocol.set(DefaultOTLPProtocol, "default")
-	}
-	if _, err := parseProtocol(c.protocol.src, string(c.protocol.val)); err != nil {
-		return err
-	}
-	if err := fromEnv(c, &c.endpoint, parseEndpoint, EnvOTLPMetricsEndpoint, EnvOTLPEndpoint); err != nil {
-		return err
-	}
-	c.endpointIsSignal = c.endpoint.src != EnvOTLPEndpoint
-	if c.endpoint.isSet() {
-		if _, err := parseEndpoint(c.endpoint.src, c.endpoint.val); err != nil {
+// resolveExporterConfigs resolves the config of every registered exporter
+// that has one, selected or not, so a malformed value fails start-up
+// wherever it is: the one Flags bound, else a new one, after the
+// WithExporterConfig edits.
+func (c *config) resolveExporterConfigs() error {
+	c.resolved = map[string]ExporterConfig{}
+	for _, name := range c.registry.Names() {
+		f, _ := c.registry.get(name)
+		cf, ok := f.(ExporterConfigFactory)
+		if !ok {
+			continue
+		}
+		ec := c.bound[name]
+		if ec == nil {
+			ec = cf.NewExporterConfig()
+		}
+		for _, edit := range c.edits[name] {
+			if err := edit(ec); err != nil {
+				return err
+			}
+		}
+		if err := ec.Resolve(c.env); err != nil {
+			if !errors.Is(err, ErrInvalidConfig) {
+				err = fmt.Errorf("%w: %s exporter: %w", ErrInvalidConfig, name, err)
+			}
 			return err
 		}
+		c.resolved[name] = ec
 	}
-	if err := fromEnv(c, &c.headers, parseKeyValues, EnvOTLPMetricsHeaders, EnvOTLPHeaders); err != nil {
-		return err
-	}
-	if err := fromEnv(c, &c.timeout, parseMillis, EnvOTLPMetricsTimeout, EnvOTLPTimeout); err != nil {
-		return err
-	}
-	if !c.timeout.isSet() {
-		c.timeout.set(DefaultOTLPTimeout, "default")
-	}
-	if c.timeout.val <= 0 {
-		return &ConfigError{Source: c.timeout.src, Value: c.timeout.val.String(), Reason: "must be greater than zero", Accepted: "a positive duration"}
-	}
-	if err := fromEnv(c, &c.insecure, parseBool, EnvOTLPMetricsInsecure, EnvOTLPInsecure); err != nil {
-		return err
-	}
-	if err := fromEnv(c, &c.compression, parseCompression, EnvOTLPCompression); err != nil {
-		return err
-	}
-	if !c.compression.isSet() {
-		c.compression.set(otlp.NoCompression, "default")
-	}
-	if err := fromEnv(c, &c.temporality, parseTemporality, EnvOTLPTemporality); err != nil {
-		return err
-	}
-	if !c.temporality.isSet() {
-		c.temporality.set(otlp.Cumulative, "default")
+	for name := range c.edits {
+		if _, ok := c.resolved[name]; !ok {
+			return fmt.Errorf("WithExporterConfig(%q): no registered exporter of that name has a config", name)
+		}
 	}
 	return nil
 }
 
 // fromEnv fills s from the first environment variable present in names,
 // unless an option already set it.
-func fromEnv[T any](c *config, s *setting[T], parse func(src, v string) (T, error), names ...string) error {
+func fromEnv[T any](c *config, s *sourced[T], parse func(src, v string) (T, error), names ...string) error {
 	if s.isSet() {
 		return nil
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/optel-dev/optel/exporters/console"
+	"github.com/optel-dev/optel/exporters/otlp"
 	"github.com/optel-dev/optel/telemetry"
 )
 
@@ -44,8 +46,8 @@ func TestExporterSelection(t *testing.T) {
 			}
 			opts := append([]telemetry.Option{
 				telemetry.WithEnvironment(envOf(tc.env)),
-				telemetry.WithConsoleWriter(discard{}),
-				telemetry.WithOTLPTimeout(100 * time.Millisecond), // no collector here: keep the final flush short
+				telemetry.WithExporterConfig(telemetry.ExporterConsole, func(c *console.Config) { c.Writer = discard{} }),
+				telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) { c.Timeout.Set(100 * time.Millisecond) }), // no collector here: keep the final flush short
 				telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
 			}, tc.opts...)
 			tp, err := telemetry.New(context.Background(), append(opts, tf.Options()...)...)

@@ -2,47 +2,25 @@ package telemetry
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/optel-dev/optel/telemetry/setting"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error New returns, so a
-// main can branch on it and exit with status 2 (the pflag convention).
-var ErrInvalidConfig = errors.New("invalid telemetry configuration")
+// main can branch on it and exit with status 2 (the pflag convention). It
+// is setting.ErrInvalid, which exporter packages' errors match too.
+var ErrInvalidConfig = setting.ErrInvalid
 
 // ErrShutdown is returned by Provider methods called after Shutdown.
 var ErrShutdown = errors.New("telemetry provider is shut down")
 
 // ConfigError names the setting that was wrong, where it came from, and what
-// is accepted. It matches ErrInvalidConfig with errors.Is.
-type ConfigError struct {
-	// Source is the flag, environment variable or option that carried the
-	// value, e.g. "--otlp-protocol" or "OTEL_EXPORTER_OTLP_PROTOCOL".
-	Source string
-	// Value is the rejected input.
-	Value string
-	// Reason says what is wrong with it.
-	Reason string
-	// Accepted says what would have been accepted.
-	Accepted string
-}
-
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "invalid value %q for %s: %s", e.Value, e.Source, e.Reason)
-	if e.Accepted != "" {
-		b.WriteString(" (accepted: ")
-		b.WriteString(e.Accepted)
-		b.WriteString(")")
-	}
-	return b.String()
-}
-
-// Is reports whether target is ErrInvalidConfig.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+// is accepted. It matches ErrInvalidConfig with errors.Is. It is
+// setting.Error, so telemetry's settings and exporters' report alike.
+type ConfigError = setting.Error
 
 // ErrorHandler receives asynchronous errors: failed exports, failing
 // collect-time callbacks. It must not block; it is called from export

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/optel-dev/optel/exporters/console"
 	"github.com/optel-dev/optel/telemetry"
 )
 
@@ -44,7 +45,7 @@ func FuzzConfig(f *testing.F) {
 		}
 		opts := append([]telemetry.Option{
 			telemetry.WithEnvironment(func(k string) (string, bool) { v, ok := env[k]; return v, ok }),
-			telemetry.WithConsoleWriter(discard{}),
+			telemetry.WithExporterConfig(telemetry.ExporterConsole, func(c *console.Config) { c.Writer = discard{} }),
 			telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
 		}, tf.Options()...)
 		tp, err := telemetry.New(context.Background(), opts...)

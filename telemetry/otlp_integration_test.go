@@ -56,9 +56,11 @@ func TestOTLPReachesRealCollector(t *testing.T) {
 			tp, err := telemetry.New(ctx,
 				telemetry.WithEnvironment(noEnv),
 				telemetry.WithExporters("otlp"),
-				telemetry.WithOTLPProtocol(tc.protocol),
-				telemetry.WithOTLPEndpoint(tc.endpoint),
-				telemetry.WithOTLPCompression(comp),
+				telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) {
+					c.Protocol.Set(tc.protocol)
+					c.Endpoint.Set(tc.endpoint)
+					c.Compression.Set(comp)
+				}),
 				telemetry.WithExportInterval(200*time.Millisecond),
 				telemetry.WithServiceName("otlp-test"),
 				telemetry.WithGatherer(legacyReg),
@@ -101,8 +103,7 @@ func TestCollectorOutageLosesNothing(t *testing.T) {
 	tp, err := telemetry.New(ctx,
 		telemetry.WithEnvironment(noEnv),
 		telemetry.WithExporters("otlp,json"),
-		telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
-		telemetry.WithOTLPTimeout(500*time.Millisecond),
+		telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) { c.Endpoint.Set(col.GRPCEndpoint); c.Timeout.Set(500 * time.Millisecond) }),
 		telemetry.WithExportInterval(200*time.Millisecond),
 		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(err error) { handled = append(handled, err) })),
 	)
@@ -186,9 +187,11 @@ func TestCollectorDownAtStart(t *testing.T) {
 	tp, err := telemetry.New(ctx,
 		telemetry.WithEnvironment(noEnv),
 		telemetry.WithExporters("otlp"),
-		telemetry.WithOTLPProtocol(otlp.HTTPProtobuf),
-		telemetry.WithOTLPEndpoint(col.HTTPEndpoint),
-		telemetry.WithOTLPTimeout(300*time.Millisecond),
+		telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) {
+			c.Protocol.Set(otlp.HTTPProtobuf)
+			c.Endpoint.Set(col.HTTPEndpoint)
+			c.Timeout.Set(300 * time.Millisecond)
+		}),
 		telemetry.WithExportInterval(200*time.Millisecond),
 		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
 	)
@@ -234,20 +237,19 @@ func TestTemporalityAcrossCollectorOutage(t *testing.T) {
 			if tc.processEnv != "" {
 				// The upstream exporters read this variable themselves;
 				// optel's explicit choice must win.
-				t.Setenv(telemetry.EnvOTLPTemporality, tc.processEnv)
+				t.Setenv(otlp.EnvTemporality, tc.processEnv)
 			}
 			col := testpeers.StartCollector(t)
 			ctx := context.Background()
 			tp, err := telemetry.New(ctx,
 				telemetry.WithEnvironment(func(k string) (string, bool) {
-					if k == telemetry.EnvOTLPTemporality {
+					if k == otlp.EnvTemporality {
 						return tc.pref, true
 					}
 					return "", false
 				}),
 				telemetry.WithExporters("otlp"),
-				telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
-				telemetry.WithOTLPTimeout(500*time.Millisecond),
+				telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) { c.Endpoint.Set(col.GRPCEndpoint); c.Timeout.Set(500 * time.Millisecond) }),
 				telemetry.WithExportInterval(200*time.Millisecond),
 				telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
 			)
@@ -326,8 +328,7 @@ func TestFinalExportFailureAtShutdownIsLogged(t *testing.T) {
 	tp, err := telemetry.New(ctx,
 		telemetry.WithEnvironment(noEnv),
 		telemetry.WithExporters("otlp"),
-		telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
-		telemetry.WithOTLPTimeout(300*time.Millisecond),
+		telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) { c.Endpoint.Set(col.GRPCEndpoint); c.Timeout.Set(300 * time.Millisecond) }),
 		telemetry.WithExportInterval(time.Hour), // only the final export runs
 		telemetry.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))),
 		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),
@@ -359,7 +360,7 @@ func TestHealthyShutdownLogsNoLostExport(t *testing.T) {
 	tp, err := telemetry.New(ctx,
 		telemetry.WithEnvironment(noEnv),
 		telemetry.WithExporters("otlp"),
-		telemetry.WithOTLPEndpoint(col.GRPCEndpoint),
+		telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) { c.Endpoint.Set(col.GRPCEndpoint) }),
 		telemetry.WithExportInterval(50*time.Millisecond), // exports in flight when shutdown starts
 		telemetry.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))),
 		telemetry.WithErrorHandler(telemetry.ErrorHandlerFunc(func(error) {})),

@@ -115,23 +115,13 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		p.failures[name], p.dropped[name], p.lastFailed[name] = counter, dropped, lastFailed
 		p.failureAttrs[name] = metric.WithAttributeSet(attribute.NewSet(observ.AttrExporter.String(name)))
 		s := ExporterSettings{
-			Name: name,
-			OTLP: OTLPSettings{
-				Protocol:         c.protocol.val,
-				Endpoint:         c.endpoint.val,
-				AppendSignalPath: !c.endpointIsSignal,
-				Headers:          c.headers.val,
-				Timeout:          c.timeout.val,
-				Insecure:         c.insecure.val,
-				Compression:      c.compression.val,
-				Temporality:      c.temporality.val,
-			},
+			Name:                name,
+			Signal:              SignalMetrics,
+			Resource:            res,
+			Config:              c.exporterConfig(name),
 			ExportInterval:      c.interval.val,
 			Producers:           producers,
 			Gatherer:            c.gatherer,
-			Naming:              c.naming.val,
-			PrometheusEncoder:   c.encoder.val,
-			Console:             c.console,
 			ReportError:         p.reportFunc(name, counter, lastFailed),
 			ReportSuccess:       func() { lastFailed.Store(false) },
 			ReportDropped:       func(n int) { dropped.Add(int64(n)) },
@@ -178,6 +168,21 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		return nil, fmt.Errorf("register optel self-metrics: %w", err)
 	}
 	return p, nil
+}
+
+// exporterConfig returns the resolved config of the named exporter. The
+// Prometheus exporter's gets optel's naming profile (--metrics-naming), a
+// FamilyTransform, unless code set one: telemetry owns optel's metric names,
+// the exporter knows none. It is a copy, so the config Flags bound is not
+// changed.
+func (c *config) exporterConfig(name string) ExporterConfig {
+	ec := c.resolved[name]
+	if pc, ok := ec.(*prometheus.Config); ok && name == ExporterPrometheus && pc.Transform == nil {
+		cp := *pc
+		cp.Transform = c.naming.val.transform()
+		return &cp
+	}
+	return ec
 }
 
 func shutdownReaders(ctx context.Context, rs []sdkmetric.Reader) {

@@ -18,6 +18,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/optel-dev/optel/exporters/console"
 	"github.com/optel-dev/optel/exporters/jsonexp"
 	"github.com/optel-dev/optel/exporters/prometheus"
 	"github.com/optel-dev/optel/internal/testpeers"
@@ -294,7 +295,7 @@ func TestShutdownIsIdempotent(t *testing.T) {
 
 func TestConsoleExporterWrites(t *testing.T) {
 	var out testpeers.SyncBuffer
-	tp := newProvider(t, telemetry.WithExporters("console"), telemetry.WithConsoleWriter(&out))
+	tp := newProvider(t, telemetry.WithExporters("console"), telemetry.WithExporterConfig(telemetry.ExporterConsole, func(c *console.Config) { c.Writer = &out }))
 	c, _ := tp.Meter("t").Int64Counter("console.things", metric.WithDescription("d"))
 	c.Add(context.Background(), 5)
 	if err := tp.ForceFlush(context.Background()); err != nil {
@@ -314,7 +315,7 @@ func TestPullExportersShareOneReader(t *testing.T) {
 		shared bool
 	}{
 		{nil, true},
-		{[]telemetry.Option{telemetry.WithPrometheusEncoder(prometheus.EncoderStock)}, false},
+		{[]telemetry.Option{telemetry.WithExporterConfig(telemetry.ExporterPrometheus, func(c *prometheus.Config) { c.Encoder.Set(prometheus.EncoderStock) })}, false},
 	} {
 		tp, err := telemetry.New(context.Background(), append([]telemetry.Option{telemetry.WithEnvironment(noEnv), telemetry.WithExporters("prometheus,json")}, tc.opts...)...)
 		if err != nil {
@@ -373,5 +374,33 @@ func TestExpositionRepairsAreCounted(t *testing.T) {
 		if !errors.Is(err, prometheus.ErrRepaired) {
 			t.Errorf("handled %v, want it to wrap prometheus.ErrRepaired", err)
 		}
+	}
+}
+
+// TestControllerRuntimeNaming: the controller-runtime profile, a table
+// telemetry hands the Prometheus exporter, renders optel's own families
+// under controller-runtime's names with both encoders.
+func TestControllerRuntimeNaming(t *testing.T) {
+	for _, enc := range []prometheus.Encoder{prometheus.EncoderOptel, prometheus.EncoderStock} {
+		t.Run(string(enc), func(t *testing.T) {
+			tp := newProvider(t, telemetry.WithExporters("prometheus"), telemetry.WithMetricsNaming(telemetry.NamingControllerRuntime), telemetry.WithExporterConfig(telemetry.ExporterPrometheus, func(c *prometheus.Config) { c.Encoder.Set(enc) }))
+			inv, _ := tp.Meter("optel").Int64Counter("optel.handler.invocations", metric.WithDescription("d"))
+			for _, o := range []string{"success", "temporary_error", "panic"} {
+				inv.Add(context.Background(), 2, metric.WithAttributes(attribute.String("resource", "widgets"), attribute.String("outcome", o)))
+			}
+			body := scrape(t, tp)
+			for _, want := range []string{
+				`controller_runtime_reconcile_total{controller="widgets",result="error"} 4`,
+				`controller_runtime_reconcile_total{controller="widgets",result="success"} 2`,
+				`controller_runtime_reconcile_panics_total{controller="widgets"} 2`,
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("scrape lacks %s:\n%s", want, body)
+				}
+			}
+			if strings.Contains(body, "optel_handler_invocations_total") {
+				t.Errorf("optel name still rendered:\n%s", body)
+			}
+		})
 	}
 }

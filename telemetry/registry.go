@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,8 +10,10 @@ import (
 	"time"
 
 	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/optel-dev/optel/exporters/otlp"
 	"github.com/optel-dev/optel/exporters/prometheus"
@@ -42,12 +43,15 @@ type RepairReporter interface {
 
 var _ RepairReporter = (*prometheus.Exporter)(nil)
 
-// ExporterFactory builds an exporter from the resolved settings.
+// ExporterFactory builds an exporter. It gets only generic inputs, in
+// ExporterSettings, and, if it implements ExporterConfigFactory, the
+// exporter's own settings, resolved, in ExporterSettings.Config.
 type ExporterFactory interface {
 	NewExporter(ctx context.Context, s ExporterSettings) (Exporter, error)
 }
 
-// ExporterFactoryFunc adapts a function to ExporterFactory.
+// ExporterFactoryFunc adapts a function to ExporterFactory, for an exporter
+// with no settings of its own.
 type ExporterFactoryFunc func(ctx context.Context, s ExporterSettings) (Exporter, error)
 
 // NewExporter calls f.
@@ -57,14 +61,83 @@ func (f ExporterFactoryFunc) NewExporter(ctx context.Context, s ExporterSettings
 
 var _ ExporterFactory = ExporterFactoryFunc(nil)
 
-// ExporterSettings is everything a factory may need. It is built once per
-// exporter by New.
+// ExporterConfig is an exporter's own settings, defined by its package:
+// it binds the exporter's flags, reads its environment through the lookup
+// it is given (never os.Getenv: WithEnvironment decides), and validates.
+// Package setting has the building blocks (setting.Var, setting.Error).
+//
+// Flags.BindFlags calls BindFlags once for every exporter registered when
+// it runs, so the flags appear in --help whether or not the exporter is
+// selected. New calls Resolve for every registered exporter, selected or
+// not, so a malformed value fails start-up wherever it is; a setting that is
+// required only when the exporter runs belongs in its factory. An error
+// from Resolve should be a *setting.Error naming the flag or variable and
+// what is accepted; New wraps any other error so that it still matches
+// ErrInvalidConfig.
+type ExporterConfig interface {
+	BindFlags(fs *pflag.FlagSet)
+	Resolve(lookup func(string) (string, bool)) error
+}
+
+// EnvironmentDocumenter is an optional capability of an ExporterConfig:
+// the environment variables Resolve reads, for docs/configuration.md
+// (ExporterRegistry.Environment).
+type EnvironmentDocumenter interface {
+	Environment() []EnvVar
+}
+
+// ExporterConfigFactory is an optional capability of an ExporterFactory
+// whose exporter has settings of its own: NewExporterConfig returns them
+// with their defaults, ready to bind flags to.
+type ExporterConfigFactory interface {
+	NewExporterConfig() ExporterConfig
+}
+
+// NewExporterFactory pairs an exporter's config constructor with a build
+// function that gets that config, resolved, with its concrete type. It is
+// how an exporter package with flags or environment variables of its own
+// registers:
+//
+//	reg.Register("kafka", telemetry.NewExporterFactory(kafka.NewConfig, buildKafka))
+func NewExporterFactory[C ExporterConfig](newConfig func() C, build func(ctx context.Context, s ExporterSettings, c C) (Exporter, error)) ExporterFactory {
+	return configFactory[C]{newConfig: newConfig, build: build}
+}
+
+type configFactory[C ExporterConfig] struct {
+	newConfig func() C
+	build     func(context.Context, ExporterSettings, C) (Exporter, error)
+}
+
+func (f configFactory[C]) NewExporterConfig() ExporterConfig { return f.newConfig() }
+
+func (f configFactory[C]) NewExporter(ctx context.Context, s ExporterSettings) (Exporter, error) {
+	c, ok := s.Config.(C)
+	if !ok {
+		return nil, fmt.Errorf("exporter %s: config is %T, want %T", s.Name, s.Config, *new(C))
+	}
+	return f.build(ctx, s, c)
+}
+
+// Signal names the kind of telemetry an exporter is built for.
+type Signal string
+
+// SignalMetrics is the one signal so far.
+const SignalMetrics Signal = "metrics"
+
+// ExporterSettings are the generic inputs of a factory, built once per
+// exporter by New. Everything exporter-specific is in Config.
 type ExporterSettings struct {
 	// Name is the name the exporter was selected by.
 	Name string
-	// OTLP holds the resolved OTLP settings (used by the otlp exporter; third
-	// parties may reuse them).
-	OTLP OTLPSettings
+	// Signal is what the exporter exports.
+	Signal Signal
+	// Resource is attached to everything the provider exports; readers get
+	// it with every collection, so most exporters need not look at it.
+	Resource *resource.Resource
+	// Config is the exporter's own settings, resolved (flags, code,
+	// environment, defaults), when its factory implements
+	// ExporterConfigFactory; nil otherwise.
+	Config ExporterConfig
 	// ExportInterval is the push interval for periodic exporters.
 	ExportInterval time.Duration
 	// Producers are extra metric sources (the client_golang bridge) that every
@@ -73,26 +146,21 @@ type ExporterSettings struct {
 	// Gatherer is the user's client_golang registry, or nil. The Prometheus
 	// exporter serves it directly.
 	Gatherer prom.Gatherer
-	// Naming is the Prometheus naming profile for optel's own metrics.
-	Naming prometheus.Naming
-	// PrometheusEncoder is the Prometheus exporter's encoder.
-	PrometheusEncoder prometheus.Encoder
 	// PullReader is one manual reader, with the Producers, that the
 	// built-in pull exporters (prometheus with the optel encoder, json)
 	// share, so the SDK aggregates each series once for both. New registers
 	// it once however many exporters return it from Reader.
 	PullReader *sdkmetric.ManualReader
-	// Console is where the console exporter writes.
-	Console io.Writer
+	// MaxRequestsInFlight bounds concurrent requests to each endpoint a
+	// pull exporter serves on the metrics listener (0: no bound): one
+	// setting, --metrics-max-requests-in-flight, for every pull exporter.
+	MaxRequestsInFlight int
 	// ReportError counts an export failure under this exporter's name and
 	// hands it to the error handler. An error wrapping
 	// prometheus.ErrRepaired is handed on but not counted as a failure: the
 	// scrape succeeded, and RepairReporter counts the repairs. It never
 	// blocks.
 	ReportError func(error)
-	// MaxRequestsInFlight bounds concurrent requests to a pull exporter's
-	// endpoint (0: no bound).
-	MaxRequestsInFlight int
 	// ReportSuccess records that an export succeeded, so a failure earlier
 	// in a shutdown (an export the shutdown cancelled) is not reported as
 	// the final one.
@@ -102,34 +170,18 @@ type ExporterSettings struct {
 	ReportDropped func(points int)
 }
 
-// OTLPSettings are the resolved OTLP options.
-type OTLPSettings struct {
-	Protocol otlp.Protocol
-	// Endpoint is empty for the protocol's default.
-	Endpoint string
-	// AppendSignalPath is set when Endpoint came from the generic
-	// OTEL_EXPORTER_OTLP_ENDPOINT, which gets /v1/metrics appended for HTTP.
-	AppendSignalPath bool
-	Headers          map[string]string
-	Timeout          time.Duration
-	Insecure         bool
-	Compression      otlp.Compression
-	Temporality      otlp.Temporality
-}
-
 // PeriodicReader wraps a push exporter in a periodic reader with the
-// configured interval and producers, counting failed exports under s.Name.
+// configured interval and producers, and opts (e.g. the exporter's own
+// sdkmetric.WithTimeout), counting failed exports under s.Name.
 // Third-party push exporters should use it so failures are visible in
 // optel.telemetry.export.failures.
-func (s ExporterSettings) PeriodicReader(exp sdkmetric.Exporter) sdkmetric.Reader {
-	opts := []sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(s.ExportInterval)}
-	if s.OTLP.Timeout > 0 {
-		opts = append(opts, sdkmetric.WithTimeout(s.OTLP.Timeout))
-	}
+func (s ExporterSettings) PeriodicReader(exp sdkmetric.Exporter, opts ...sdkmetric.PeriodicReaderOption) sdkmetric.Reader {
+	all := []sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(s.ExportInterval)}
+	all = append(all, opts...)
 	for _, p := range s.Producers {
-		opts = append(opts, sdkmetric.WithProducer(p))
+		all = append(all, sdkmetric.WithProducer(p))
 	}
-	return sdkmetric.NewPeriodicReader(&countingExporter{Exporter: exp, report: s.ReportError, ok: s.ReportSuccess, dropped: s.ReportDropped}, opts...)
+	return sdkmetric.NewPeriodicReader(&countingExporter{Exporter: exp, report: s.ReportError, ok: s.ReportSuccess, dropped: s.ReportDropped}, all...)
 }
 
 // countingExporter reports failed exports and then swallows them: the reader
@@ -250,6 +302,23 @@ func (r *ExporterRegistry) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Environment lists every environment variable New reads with this
+// registry: telemetry's own (the Environment variable), then each
+// registered exporter's whose config documents them, by exporter name. A
+// test keeps docs/configuration.md in step with DefaultExporterRegistry's.
+func (r *ExporterRegistry) Environment() []EnvVar {
+	out := slices.Clone(Environment)
+	for _, name := range r.Names() {
+		f, _ := r.get(name)
+		if cf, ok := f.(ExporterConfigFactory); ok {
+			if d, ok := cf.NewExporterConfig().(EnvironmentDocumenter); ok {
+				out = append(out, d.Environment()...)
+			}
+		}
+	}
+	return out
 }
 
 func (r *ExporterRegistry) get(name string) (ExporterFactory, bool) {

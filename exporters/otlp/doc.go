@@ -13,6 +13,13 @@
 // series. Without the split, an operator with many objects would have every
 // export refused (TestSplitLargeExportsReachRealCollector shows both).
 //
+// Config is the exporter's own settings (config.go): the --otlp-* flags and
+// the OTEL_EXPORTER_OTLP_* variables, each a setting.Var, resolved with the
+// precedence flag, code, environment, default, and validated with errors
+// that name the flag or variable. The telemetry package binds and resolves
+// it like any registered exporter's config and builds New from
+// Config.Options; telemetry itself knows no OTLP setting.
+//
 // ParseEndpoint is exported so configuration front-ends can validate an
 // endpoint before anything is built and name the flag that carried it.
 //

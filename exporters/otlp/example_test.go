@@ -3,6 +3,9 @@ package otlp_test
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/optel-dev/optel/exporters/otlp"
 )
@@ -24,4 +27,31 @@ func ExampleNew() {
 	fmt.Println(err)
 	_ = exp.Shutdown(context.Background())
 	// Output: <nil>
+}
+
+// Config is the exporter's own settings: a flag beats code, code beats the
+// environment. The telemetry package does this for you (telemetry.Flags).
+func ExampleConfig() {
+	cfg := otlp.NewConfig()
+	fs := pflag.NewFlagSet("op", pflag.ContinueOnError)
+	cfg.BindFlags(fs)
+	_ = fs.Parse([]string{"--otlp-protocol=http/protobuf"})
+	cfg.Timeout.Set(2 * time.Second)
+	env := func(name string) (string, bool) {
+		return map[string]string{otlp.EnvEndpoint: "http://collector:4318", otlp.EnvProtocol: "grpc"}[name], name == otlp.EnvEndpoint || name == otlp.EnvProtocol
+	}
+	if err := cfg.Resolve(env); err != nil {
+		panic(err)
+	}
+	for _, line := range []string{
+		string(cfg.Protocol.Value()) + " from " + cfg.Protocol.Source(),
+		cfg.Endpoint.Value() + " from " + cfg.Endpoint.Source(),
+		cfg.Timeout.Value().String() + " from " + cfg.Timeout.Source(),
+	} {
+		fmt.Println(line)
+	}
+	// Output:
+	// http/protobuf from --otlp-protocol
+	// http://collector:4318 from OTEL_EXPORTER_OTLP_ENDPOINT
+	// 2s from otlp.Config.Timeout
 }

@@ -55,8 +55,17 @@
 // the OTel Prometheus exporter drops bridged client_golang metrics; the
 // telemetry package bridges it to the other exporters instead.
 //
-// WithNaming(NamingControllerRuntime) renders optel's own families under
-// controller-runtime's names (naming.go); both encoders share the mapping.
+// WithFamilyTransform rewrites families at render time (transform.go), for
+// example to render a framework's metrics under another framework's names;
+// FamilyMappings is a table-driven one. Both encoders apply it alike. The
+// exporter knows no metric names itself: the telemetry package passes
+// optel's controller-runtime table when --metrics-naming=controller-runtime.
+//
+// Config is the exporter's own settings (config.go): --prometheus-encoder
+// and a FamilyTransform. The telemetry package binds, resolves and builds
+// it like any registered exporter's config; the in-flight bound
+// (--metrics-max-requests-in-flight) is a generic input telemetry gives
+// every pull exporter.
 //
 // Lifecycle: the reader is shut down by the MeterProvider; after that a
 // scrape returns only the foreign gatherers' metrics. Handler is safe for

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
+	"github.com/optel-dev/optel/internal/observ"
 	"github.com/optel-dev/optel/internal/testpeers"
 )
 
@@ -190,7 +191,7 @@ func TestEncoderEquivalence(t *testing.T) {
 		{"scope-info", []prometheus.Option{prometheus.WithScopeInfo()}},
 		{"no-target-info", []prometheus.Option{prometheus.WithoutTargetInfo()}},
 		{"with-gatherer", []prometheus.Option{prometheus.WithGatherer(legacy)}},
-		{"controller-runtime", []prometheus.Option{prometheus.WithNaming(prometheus.NamingControllerRuntime)}},
+		{"controller-runtime", []prometheus.Option{prometheus.WithFamilyTransform(observ.ControllerRuntimeNaming)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			optel, err := prometheus.New(tc.opts...)

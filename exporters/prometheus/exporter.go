@@ -29,7 +29,7 @@ type config struct {
 	readerOptions []otelprom.Option
 	manualOptions []sdkmetric.ManualReaderOption
 	sharedReader  *sdkmetric.ManualReader
-	naming        Naming
+	transform     FamilyTransform
 	encoder       Encoder
 }
 
@@ -131,11 +131,6 @@ func New(opts ...Option) (*Exporter, error) {
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	switch c.naming {
-	case "", NamingOTel, NamingControllerRuntime:
-	default:
-		return nil, fmt.Errorf("prometheus exporter: unknown naming %q (accepted: otel, controller-runtime)", c.naming)
-	}
 	switch c.encoder {
 	case "", EncoderOptel:
 		if len(c.readerOptions) > 0 {
@@ -212,8 +207,8 @@ func newStock(c *config) (*Exporter, error) {
 	if len(c.gatherers) > 0 {
 		g = prom.Gatherers(append([]prom.Gatherer{reg}, c.gatherers...))
 	}
-	if c.naming == NamingControllerRuntime {
-		g = crGatherer{g: g}
+	if c.transform != nil {
+		g = transformGatherer{g: g, t: c.transform}
 	}
 	counts := &repairCounts{}
 	g = validHelp{g: g, counts: counts, report: c.errorLog}

@@ -224,7 +224,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		want string
 	}{
 		{"encoder", []prometheus.Option{prometheus.WithEncoder("fast")}, "accepted: optel, stock"},
-		{"naming", []prometheus.Option{prometheus.WithNaming("kube")}, "accepted: otel, controller-runtime"},
 		{"manual option with stock", []prometheus.Option{prometheus.WithEncoder(prometheus.EncoderStock), prometheus.WithManualReaderOption(sdkmetric.WithProducer(nil))}, "WithReaderOption"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -44,8 +44,8 @@ type renderer struct {
 	reader     *sdkmetric.ManualReader
 	scopeInfo  bool
 	targetInfo bool
-	foreign    prom.Gatherer // client_golang registries served as they are; may be nil
-	naming     Naming
+	foreign    prom.Gatherer   // client_golang registries served as they are; may be nil
+	transform  FamilyTransform // may be nil
 	report     func(error)
 
 	mu       sync.Mutex
@@ -120,7 +120,7 @@ func newRenderer(reader *sdkmetric.ManualReader, c *config, foreign prom.Gathere
 		scopeInfo:  c.scopeInfo,
 		targetInfo: c.targetInfo,
 		foreign:    foreign,
-		naming:     c.naming,
+		transform:  c.transform,
 		report:     report,
 		names:      map[nameKey]string{},
 		labels:     map[attribute.Key]*labelInfo{},
@@ -156,8 +156,8 @@ func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 			r.addFamily(targetInfoName, targetInfoHelp, dto.MetricType_GAUGE)
 		}
 	}
-	if r.naming == NamingControllerRuntime {
-		r.translateControllerRuntime()
+	if r.transform != nil {
+		r.applyTransform()
 	}
 	if r.foreign != nil {
 		r.addForeign()
@@ -699,16 +699,16 @@ func (r *renderer) appendForeign(b []byte, mf *dto.MetricFamily, om bool) []byte
 	return b
 }
 
-// translateControllerRuntime renders optel's own families, the ones the
-// controller-runtime profile renames, in the text format, parses them back
-// into client_golang families, translates those with the same code the
-// stock path uses, and puts the results in their place. These families are
-// small (a series per resource and outcome), so the detour costs little.
-func (r *renderer) translateControllerRuntime() {
+// applyTransform renders the families the FamilyTransform claims in the
+// text format, parses them back into client_golang families, hands those to
+// the transform, as the stock path does, and puts the results in their
+// place. A transform is meant for small families, so the detour costs
+// little.
+func (r *renderer) applyTransform() {
 	r.scratch = r.scratch[:0]
 	kept := r.families[:0]
 	for _, f := range r.families {
-		if _, ok := crFamilies[f.name]; ok && f.foreign == nil {
+		if f.foreign == nil && r.transform.Claims(f.name) {
 			r.scratch = r.appendFamily(r.scratch, &f, false)
 			continue
 		}
@@ -729,10 +729,10 @@ func (r *renderer) translateControllerRuntime() {
 	}
 	mfs, err := parseText(r.scratch)
 	if err != nil {
-		r.report(fmt.Errorf("prometheus exporter: controller-runtime naming: %w", err))
+		r.report(fmt.Errorf("prometheus exporter: family transform: %w", err))
 		return
 	}
-	for _, mf := range translateCR(mfs) {
+	for _, mf := range r.transform.Transform(mfs) {
 		f := r.addFamily(mf.GetName(), mf.GetHelp(), mf.GetType())
 		f.foreign = mf
 	}
