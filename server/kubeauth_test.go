@@ -118,33 +118,8 @@ func TestKubeAuthUnavailableAndMethods(t *testing.T) {
 // getting its rotated token reviewed (the reserve); and one valid token
 // cannot buy unbounded SubjectAccessReviews by asking for ever new paths.
 func TestKubeAuthBudgets(t *testing.T) {
-	cs := fake.NewClientset()
-	var reviews, sars atomic.Int32
-	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		reviews.Add(1)
-		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
-		ok := strings.HasPrefix(tr.Spec.Token, "reader-")
-		tr.Status = authnv1.TokenReviewStatus{Authenticated: ok, User: authnv1.UserInfo{Username: "prometheus"}}
-		return true, tr, nil
-	})
-	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		sars.Add(1)
-		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
-		sar.Status.Allowed = true
-		return true, sar, nil
-	})
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	auth := server.NewKubeAuth(cs)
-	auth.SetClock(func() time.Time { return now })
-	h := auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	call := func(addr, token, path string) int {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", path, nil)
-		req.RemoteAddr = addr + ":40000"
-		req.Header.Set("Authorization", "Bearer "+token)
-		h.ServeHTTP(rec, req)
-		return rec.Code
-	}
+	f := newFakeReviewer(t, func(token string) (string, bool) { return "prometheus", strings.HasPrefix(token, "reader-") }, func(string) bool { return true })
+	call, sars := f.call, &f.sars
 
 	if code := call("10.0.0.1", "reader-1", "/metrics"); code != 200 {
 		t.Fatalf("reader before the flood: %d", code)
@@ -194,45 +169,22 @@ func TestKubeAuthBudgets(t *testing.T) {
 // the address's budget again, and their access reviews to a shared cap.
 // A reader that was served keeps its exemption.
 func TestKubeAuthUnauthorizedTokensStayBudgeted(t *testing.T) {
-	cs := fake.NewClientset()
-	var reviews, sars atomic.Int32
-	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		reviews.Add(1)
-		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
-		tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: tr.Spec.Token}}
-		return true, tr, nil
-	})
-	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		sars.Add(1)
-		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
-		sar.Status.Allowed = sar.Spec.User == "reader"
-		return true, sar, nil
-	})
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	auth := server.NewKubeAuth(cs)
-	auth.SetClock(func() time.Time { return now })
-	h := auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	call := func(token string) int {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", "/metrics", nil)
-		req.RemoteAddr = "10.0.3.1:40000"
-		req.Header.Set("Authorization", "Bearer "+token)
-		h.ServeHTTP(rec, req)
-		return rec.Code
-	}
+	f := newFakeReviewer(t, func(token string) (string, bool) { return token, true }, func(user string) bool { return user == "reader" })
+	reviews, sars := &f.reviews, &f.sars
+	call := func(token string) int { return f.call("10.0.3.1", token, "/metrics") }
 	if code := call("reader"); code != 200 {
 		t.Fatalf("reader: %d", code)
 	}
 	// 60 valid but unauthorized tokens, built up within the budget.
 	const n = 60
 	for i := range n {
-		now = now.Add(200 * time.Millisecond)
+		f.now = f.now.Add(200 * time.Millisecond)
 		if code := call(fmt.Sprintf("tenant-%d", i)); code != 403 {
 			t.Fatalf("tenant token %d: %d, want 403", i, code)
 		}
 	}
 	// Their token cache entries expire; then all are replayed at once.
-	now = now.Add(2 * time.Minute)
+	f.now = f.now.Add(2 * time.Minute)
 	beforeTR, beforeSAR := reviews.Load(), sars.Load()
 	codes := map[int]int{}
 	for i := range n {
@@ -262,35 +214,13 @@ func TestKubeAuthUnauthorizedTokensStayBudgeted(t *testing.T) {
 // reader's rotated token at the served address is reviewed from the
 // reserve and served.
 func TestKubeAuthAccessReviewCap(t *testing.T) {
-	cs := fake.NewClientset()
-	var sars atomic.Int32
-	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
-		user := "tenant"
-		if strings.HasPrefix(tr.Spec.Token, "reader-") {
-			user = "reader"
+	f := newFakeReviewer(t, func(token string) (string, bool) {
+		if strings.HasPrefix(token, "reader-") {
+			return "reader", true
 		}
-		tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: user}}
-		return true, tr, nil
-	})
-	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		sars.Add(1)
-		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
-		sar.Status.Allowed = sar.Spec.User == "reader"
-		return true, sar, nil
-	})
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	auth := server.NewKubeAuth(cs)
-	auth.SetClock(func() time.Time { return now })
-	h := auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	call := func(addr, token, path string) int {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", path, nil)
-		req.RemoteAddr = addr + ":40000"
-		req.Header.Set("Authorization", "Bearer "+token)
-		h.ServeHTTP(rec, req)
-		return rec.Code
-	}
+		return "tenant", true
+	}, func(user string) bool { return user == "reader" })
+	call, sars := f.call, &f.sars
 	if code := call("10.0.4.1", "reader-1", "/metrics"); code != 200 {
 		t.Fatalf("reader: %d", code)
 	}
@@ -318,4 +248,47 @@ func TestKubeAuthAccessReviewCap(t *testing.T) {
 	if code := call("10.0.4.1", "reader-2", "/metrics"); code != 200 {
 		t.Errorf("the reader's rotated token at the served address: %d, want 200 (reserve)", code)
 	}
+}
+
+// fakeReviewer is KubeAuth over a fake API server: authn answers
+// TokenReviews (the user a token belongs to, and whether it authenticates),
+// allow answers SubjectAccessReviews for a user. The clock stands still
+// until the test moves now; reviews and sars count the reviews sent.
+type fakeReviewer struct {
+	h             http.Handler
+	now           time.Time
+	reviews, sars atomic.Int32
+}
+
+func newFakeReviewer(t *testing.T, authn func(token string) (user string, ok bool), allow func(user string) bool) *fakeReviewer {
+	t.Helper()
+	f := &fakeReviewer{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		f.reviews.Add(1)
+		tr := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
+		user, ok := authn(tr.Spec.Token)
+		tr.Status = authnv1.TokenReviewStatus{Authenticated: ok, User: authnv1.UserInfo{Username: user}}
+		return true, tr, nil
+	})
+	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		f.sars.Add(1)
+		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview)
+		sar.Status.Allowed = allow(sar.Spec.User)
+		return true, sar, nil
+	})
+	auth := server.NewKubeAuth(cs)
+	auth.SetClock(func() time.Time { return f.now })
+	f.h = auth.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	return f
+}
+
+// call makes a GET of path from addr with token and returns the status.
+func (f *fakeReviewer) call(addr, token, path string) int {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", path, nil)
+	req.RemoteAddr = addr + ":40000"
+	req.Header.Set("Authorization", "Bearer "+token)
+	f.h.ServeHTTP(rec, req)
+	return rec.Code
 }
