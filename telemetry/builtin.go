@@ -23,6 +23,56 @@ func builtinExporters() map[string]ExporterFactory {
 	}
 }
 
+// builtinTraceExporters are the trace exporters: otlp and console, each
+// behind optel's bounded batch processor, and json, the in-memory view.
+func builtinTraceExporters() map[string]TraceExporterFactory {
+	return map[string]TraceExporterFactory{
+		ExporterOTLP:    NewTraceExporterFactory(otlp.NewConfig, newOTLPTraces),
+		ExporterConsole: NewTraceExporterFactory(console.NewConfig, newConsoleTraces),
+		ExporterJSON:    TraceExporterFactoryFunc(newJSONTraces),
+	}
+}
+
+// builtinLogExporters are the log exporters: otlp and console.
+func builtinLogExporters() map[string]LogExporterFactory {
+	return map[string]LogExporterFactory{
+		ExporterOTLP:    NewLogExporterFactory(otlp.NewConfig, newOTLPLogs),
+		ExporterConsole: NewLogExporterFactory(console.NewConfig, newConsoleLogs),
+	}
+}
+
+func newOTLPTraces(ctx context.Context, s ExporterSettings, c *otlp.Config) (TraceExporter, error) {
+	exp, err := otlp.NewTraceExporter(ctx, c.TraceOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	return SpanProcessorExporter(s.BatchSpans(exp)), nil
+}
+
+func newOTLPLogs(ctx context.Context, s ExporterSettings, c *otlp.Config) (LogExporter, error) {
+	exp, err := otlp.NewLogExporter(ctx, c.LogOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	return LogProcessorExporter(s.BatchLogs(exp)), nil
+}
+
+func newConsoleTraces(_ context.Context, s ExporterSettings, c *console.Config) (TraceExporter, error) {
+	exp, err := console.NewTraceExporter(c.Options()...)
+	if err != nil {
+		return nil, err
+	}
+	return SpanProcessorExporter(s.BatchSpans(exp)), nil
+}
+
+func newConsoleLogs(_ context.Context, s ExporterSettings, c *console.Config) (LogExporter, error) {
+	exp, err := console.NewLogExporter(c.Options()...)
+	if err != nil {
+		return nil, err
+	}
+	return LogProcessorExporter(s.BatchLogs(exp)), nil
+}
+
 // The Prometheus exporter gets the user's gatherer, served directly, and no
 // producers: bridged client_golang metrics would be dropped by the OTel
 // Prometheus exporter, and served twice if they were not.
@@ -32,6 +82,12 @@ func newPrometheus(_ context.Context, s ExporterSettings, c *prometheus.Config) 
 		opts = append(opts, prometheus.WithManualReader(s.PullReader))
 	}
 	return prometheus.New(opts...)
+}
+
+// The json trace exporter is the in-memory view at /traces.json; it keeps
+// spans itself, so it needs no batch processor.
+func newJSONTraces(context.Context, ExporterSettings) (TraceExporter, error) {
+	return jsonexp.NewTraceView(), nil
 }
 
 // The JSON exporter has no settings of its own.

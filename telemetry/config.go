@@ -12,7 +12,9 @@ import (
 
 	prom "github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Built-in exporter names accepted by --telemetry-exporters and
@@ -91,7 +93,23 @@ type config struct {
 	gatherer     prom.Gatherer
 	errorHandler ErrorHandler
 	logger       *slog.Logger
+
+	traces         sourced[[]string]
+	tracesRaw      string
+	sampler        sdktrace.Sampler
+	followLinks    bool
+	spanProcessors []sdktrace.SpanProcessor
+	spanBatch      BatchSettings
+
+	logs          sourced[[]string]
+	logsRaw       string
+	logProcessors []sdklog.Processor
+	logBatch      BatchSettings
 }
+
+// tracing reports whether spans go anywhere: a trace exporter is selected,
+// or a span processor was added.
+func (c *config) tracing() bool { return len(c.traces.val) > 0 || len(c.spanProcessors) > 0 }
 
 // Option configures New. Options win over the environment.
 type Option interface{ apply(*config) }
@@ -164,7 +182,8 @@ type ExemplarFilter string
 
 // Exemplar filters, as OTEL_METRICS_EXEMPLAR_FILTER names them.
 const (
-	// ExemplarsOff (optel's default) keeps no exemplars. The OTel default,
+	// ExemplarsOff (optel's default when traces are off) keeps no
+	// exemplars. The OTel default,
 	// trace_based, keeps a reservoir per series that every collection
 	// resets, which costs about a third of a scrape (docs/benchmarks.md)
 	// for exemplars that only exist when handlers run inside sampled spans.
@@ -175,7 +194,9 @@ const (
 	ExemplarsOn ExemplarFilter = "always_on"
 )
 
-// WithExemplarFilter selects the exemplar filter. Default ExemplarsOff.
+// WithExemplarFilter selects the exemplar filter. Default
+// ExemplarsTraceBased when spans are exported (a trace exporter or span
+// processor), ExemplarsOff otherwise.
 // Exemplars reach OTLP, and Prometheus through the stock encoder.
 func WithExemplarFilter(f ExemplarFilter) Option {
 	return optionFunc(func(c *config) { c.exemplars.set(f, "WithExemplarFilter") })
@@ -264,11 +285,17 @@ func newConfig(opts []Option) (*config, error) {
 			raw, src = DefaultExporters, "default"
 		}
 	}
-	list, err := parseExporters(src, raw, c.registry)
+	list, err := parseSignalExporters(src, raw, c.registry, SignalMetrics)
 	if err != nil {
 		return nil, err
 	}
 	c.exporters.set(list, src)
+	if err := c.resolveTraces(); err != nil {
+		return nil, err
+	}
+	if err := c.resolveLogs(); err != nil {
+		return nil, err
+	}
 
 	if err := c.resolveExporterConfigs(); err != nil {
 		return nil, err
@@ -292,7 +319,14 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, err
 	}
 	if !c.exemplars.isSet() {
-		c.exemplars.set(ExemplarsOff, "default")
+		// trace_based when spans go somewhere, as the SDK defaults;
+		// always_off otherwise, so recording pays nothing for exemplars
+		// that could never carry a trace.
+		if c.tracing() {
+			c.exemplars.set(ExemplarsTraceBased, "default")
+		} else {
+			c.exemplars.set(ExemplarsOff, "default")
+		}
 	}
 	if _, err := parseExemplarFilter(c.exemplars.src, string(c.exemplars.val)); err != nil {
 		return nil, err
@@ -319,8 +353,7 @@ func newConfig(opts []Option) (*config, error) {
 func (c *config) resolveExporterConfigs() error {
 	c.resolved = map[string]ExporterConfig{}
 	for _, name := range c.registry.Names() {
-		f, _ := c.registry.get(name)
-		cf, ok := f.(ExporterConfigFactory)
+		cf, ok := c.registry.configFactory(name)
 		if !ok {
 			continue
 		}

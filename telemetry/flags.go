@@ -17,6 +17,8 @@ const (
 	FlagMaxInFlight      = "metrics-max-requests-in-flight"
 	FlagMetricsNaming    = "metrics-naming"
 	FlagExemplarFilter   = "telemetry-exemplar-filter"
+	FlagTracesExporters  = "traces-exporters"
+	FlagLogsExporters    = "logs-exporters"
 )
 
 // Flags are the telemetry command-line flags: telemetry's own, and those of
@@ -49,6 +51,8 @@ type Flags struct {
 	maxInFlight flagValue[int]
 	naming      flagValue[Naming]
 	exemplars   flagValue[ExemplarFilter]
+	traces      flagValue[string]
+	logs        flagValue[string]
 }
 
 // BindFlags registers the flags on fs.
@@ -73,12 +77,23 @@ func (f *Flags) BindFlags(fs *pflag.FlagSet) {
 		"Maximum concurrent requests to each of /metrics and /metrics.json; the excess gets 503 at once. Concurrent requests to one endpoint share one collection. 0 means no limit.")
 	f.naming.bind(fs, FlagMetricsNaming, string(NamingOTel), "string", parseNaming,
 		"Names for optel's own metrics in Prometheus output: otel (optel_handler_invocations_total, ...) or controller-runtime (controller_runtime_reconcile_total, workqueue_depth, ...).")
-	f.exemplars.bind(fs, FlagExemplarFilter, string(ExemplarsOff), "string", parseExemplarFilter,
-		"Which measurements may become exemplars: always_off, trace_based or always_on. Overrides "+EnvExemplarFilter+".")
+	f.exemplars.bind(fs, FlagExemplarFilter, "", "string", parseExemplarFilter,
+		"Which measurements may become exemplars: always_off, trace_based or always_on. Default trace_based when traces are exported, always_off when they are off. Overrides "+EnvExemplarFilter+".")
+	signalList := func(signal Signal) func(src, s string) (string, error) {
+		return func(src, s string) (string, error) {
+			if _, err := parseSignalExporters(src, s, reg, signal); err != nil {
+				return "", err
+			}
+			return s, nil
+		}
+	}
+	f.traces.bind(fs, FlagTracesExporters, DefaultTracesExporters, "string", signalList(SignalTraces),
+		"Comma-separated trace exporters: otlp, json (the in-memory view at /traces.json), console, none, or a registered third-party name. Overrides "+EnvTracesExporter+".")
+	f.logs.bind(fs, FlagLogsExporters, DefaultLogsExporters, "string", signalList(SignalLogs),
+		"Comma-separated log exporters besides stderr: otlp, console, none, or a registered third-party name. Overrides "+EnvLogsExporter+".")
 	f.configs = map[string]ExporterConfig{}
 	for _, name := range reg.Names() {
-		ef, _ := reg.get(name)
-		if cf, ok := ef.(ExporterConfigFactory); ok {
+		if cf, ok := reg.configFactory(name); ok {
 			ec := cf.NewExporterConfig()
 			ec.BindFlags(fs)
 			f.configs[name] = ec
@@ -93,6 +108,12 @@ func (f *Flags) Options() []Option {
 	var opts []Option
 	if f.exporters.given {
 		opts = append(opts, optionFunc(func(c *config) { c.exportersRaw, c.exporters.src = f.exporters.val, f.exporters.src() }))
+	}
+	if f.traces.given {
+		opts = append(opts, optionFunc(func(c *config) { c.tracesRaw, c.traces.src = f.traces.val, f.traces.src() }))
+	}
+	if f.logs.given {
+		opts = append(opts, optionFunc(func(c *config) { c.logsRaw, c.logs.src = f.logs.val, f.logs.src() }))
 	}
 	opts = appendGiven(opts, &f.interval, func(c *config) *sourced[time.Duration] { return &c.interval })
 	opts = appendGiven(opts, &f.cardinality, func(c *config) *sourced[int] { return &c.cardinality })
@@ -150,7 +171,19 @@ type EnvVar = setting.EnvVar
 var Environment = []EnvVar{
 	{Name: EnvMetricsExporter, Default: DefaultExporters, Description: "Comma-separated exporters (the spec allows a list; so does optel). --" + FlagExporters + " wins."},
 	{Name: EnvMetricExportInterval, Default: "60000", Description: "Push interval in milliseconds."},
-	{Name: EnvExemplarFilter, Default: string(ExemplarsOff), Description: "always_off, trace_based or always_on (optel defaults to always_off, unlike the SDK). --" + FlagExemplarFilter + " wins."},
+	{Name: EnvExemplarFilter, Default: string(ExemplarsOff), Description: "always_off, trace_based or always_on. Default trace_based when spans are exported, as in the SDK, and always_off when traces are off (--traces-exporters=none). --" + FlagExemplarFilter + " wins."},
+	{Name: EnvTracesExporter, Default: DefaultTracesExporters, Description: "Comma-separated trace exporters: otlp, json, console, none (optel defaults to json, the in-memory view, unlike the specification's otlp). --" + FlagTracesExporters + " wins."},
+	{Name: EnvTracesSampler, Default: DefaultSampler, Description: acceptedSamplers + "."},
+	{Name: EnvTracesSamplerArg, Default: "1", Description: "The ratio of the traceidratio samplers, from 0 to 1."},
+	{Name: EnvBSPQueueSize, Default: "2048", Description: "Spans queued per trace exporter; the excess is dropped and counted (optel.telemetry.spans.dropped, reason queue_full)."},
+	{Name: EnvBSPMaxExportBatch, Default: "512", Description: "Largest span export."},
+	{Name: EnvBSPScheduleDelay, Default: "5000", Description: "Longest wait, in milliseconds, before queued spans are exported."},
+	{Name: EnvBSPExportTimeout, Default: "30000", Description: "Timeout of one span export, in milliseconds."},
+	{Name: EnvLogsExporter, Default: DefaultLogsExporters, Description: "Comma-separated log exporters besides stderr: otlp, console, none. --" + FlagLogsExporters + " wins."},
+	{Name: EnvBLRPQueueSize, Default: "2048", Description: "Log records queued per log exporter; the excess is dropped and counted (optel.telemetry.logs.dropped)."},
+	{Name: EnvBLRPMaxExportBatch, Default: "512", Description: "Largest log export."},
+	{Name: EnvBLRPScheduleDelay, Default: "1000", Description: "Longest wait, in milliseconds, before queued records are exported."},
+	{Name: EnvBLRPExportTimeout, Default: "30000", Description: "Timeout of one log export, in milliseconds."},
 	{Name: EnvServiceName, Default: "program name", Description: "service.name resource attribute; wins over OTEL_RESOURCE_ATTRIBUTES and WithServiceName."},
 	{Name: EnvResourceAttributes, Default: "", Description: "Extra resource attributes, key=value pairs, comma-separated."},
 	{Name: EnvPodName, Default: "", Description: "Downward API: sets k8s.pod.name."},

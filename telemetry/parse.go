@@ -21,7 +21,13 @@ var (
 // returns a *ConfigError naming src.
 
 func parseExporters(src, s string, reg *ExporterRegistry) ([]string, error) {
-	names := append(reg.Names(), ExporterNone)
+	return parseSignalExporters(src, s, reg, SignalMetrics)
+}
+
+// parseSignalExporters parses a comma-separated list of the exporters
+// registered for signal.
+func parseSignalExporters(src, s string, reg *ExporterRegistry, signal Signal) ([]string, error) {
+	names := append(reg.NamesFor(signal), ExporterNone)
 	slices.Sort(names)
 	accepted := strings.Join(names, ", ")
 	var out []string
@@ -31,8 +37,12 @@ func parseExporters(src, s string, reg *ExporterRegistry) ([]string, error) {
 		if name == "" {
 			return nil, &ConfigError{Source: src, Value: s, Reason: "empty exporter name in list", Accepted: accepted}
 		}
-		if name != ExporterNone && !reg.Has(name) {
-			return nil, &ConfigError{Source: src, Value: s, Reason: "unknown exporter " + strconv.Quote(name), Accepted: accepted}
+		if name != ExporterNone && !reg.Supports(name, signal) {
+			reason := "unknown exporter " + strconv.Quote(name)
+			if reg.Has(name) {
+				reason = "exporter " + strconv.Quote(name) + " does not export " + string(signal)
+			}
+			return nil, &ConfigError{Source: src, Value: s, Reason: reason, Accepted: accepted}
 		}
 		if !seen[name] {
 			seen[name] = true

@@ -15,9 +15,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/embedded"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
 	"github.com/optel-dev/optel/internal/observ"
@@ -48,6 +50,13 @@ type Provider struct {
 	repairAttrs      map[string][2]metric.ObserveOption // sanitized, dropped
 	log              *slog.Logger
 	callbackFailures atomic.Int64
+
+	tp         *sdktrace.TracerProvider
+	lp         *sdklog.LoggerProvider
+	traceNames []string
+	logNames   []string
+	spanStats  map[string]*itemStats
+	logStats   map[string]*itemStats
 
 	hooksMu sync.RWMutex
 	hooks   []*hook
@@ -86,6 +95,8 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		failureAttrs: map[string]metric.ObserveOption{},
 		repairers:    map[string]RepairReporter{},
 		repairAttrs:  map[string][2]metric.ObserveOption{},
+		spanStats:    map[string]*itemStats{},
+		logStats:     map[string]*itemStats{},
 		log:          c.logger,
 	}
 
@@ -163,7 +174,17 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 	p.mp = sdkmetric.NewMeterProvider(mpOpts...)
 	p.wrapped = meterProvider{sdk: p.mp}
 
+	if err := p.buildTracing(ctx, c); err != nil {
+		_ = p.mp.Shutdown(ctx)
+		return nil, err
+	}
+	if err := p.buildLogging(ctx, c); err != nil {
+		_ = p.shutdownSignals(ctx)
+		_ = p.mp.Shutdown(ctx)
+		return nil, err
+	}
 	if err := p.registerSelfMetrics(); err != nil {
+		_ = p.shutdownSignals(ctx)
 		_ = p.mp.Shutdown(ctx)
 		return nil, fmt.Errorf("register optel self-metrics: %w", err)
 	}
@@ -223,8 +244,15 @@ func (p *Provider) registerSelfMetrics() error {
 			o.ObserveInt64(inst.ExpoSanitized, r.Sanitized, attrs[0])
 			o.ObserveInt64(inst.ExpoDropped, r.DuplicateSeries, attrs[1])
 		}
+		for _, st := range p.spanStats {
+			st.observe(o, inst.SpansDropped, inst.SpanFailures)
+		}
+		for _, st := range p.logStats {
+			st.observe(o, inst.LogsDropped, inst.LogFailures)
+		}
 		return nil
-	}, inst.ExportFailures, inst.CallbackFailures, inst.ExportDropped, inst.ExpoSanitized, inst.ExpoDropped)
+	}, inst.ExportFailures, inst.CallbackFailures, inst.ExportDropped, inst.ExpoSanitized, inst.ExpoDropped,
+		inst.SpansDropped, inst.SpanFailures, inst.LogsDropped, inst.LogFailures)
 	return err
 }
 
@@ -283,7 +311,7 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 	if p.down.Load() {
 		return ErrShutdown
 	}
-	return p.mp.ForceFlush(ctx)
+	return errors.Join(p.flushSignals(ctx), p.mp.ForceFlush(ctx))
 }
 
 // Shutdown flushes push exporters and shuts every reader down, within ctx's
@@ -298,10 +326,14 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
 		before := p.ExportFailures()
 		p.down.Store(true)
+		// Spans and logs first: their exporters' drop counters are
+		// metrics, which the metric shutdown then exports.
+		sigErr := p.shutdownSignals(ctx)
 		err := p.mp.Shutdown(ctx)
 		if err != nil && !errors.Is(err, sdkmetric.ErrReaderShutdown) {
 			p.shutdownErr = fmt.Errorf("shut down telemetry: %w", err)
 		}
+		p.shutdownErr = errors.Join(p.shutdownErr, sigErr)
 		for name, n := range p.ExportFailures() {
 			// The last export of the shutdown failed: not one the shutdown
 			// cancelled and then retried successfully.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -121,8 +122,12 @@ func (f configFactory[C]) NewExporter(ctx context.Context, s ExporterSettings) (
 // Signal names the kind of telemetry an exporter is built for.
 type Signal string
 
-// SignalMetrics is the one signal so far.
-const SignalMetrics Signal = "metrics"
+// The signals.
+const (
+	SignalMetrics Signal = "metrics"
+	SignalTraces  Signal = "traces"
+	SignalLogs    Signal = "logs"
+)
 
 // ExporterSettings are the generic inputs of a factory, built once per
 // exporter by New. Everything exporter-specific is in Config.
@@ -168,6 +173,34 @@ type ExporterSettings struct {
 	// ReportDropped counts data points that a failed export lost for good
 	// (delta temporality), under this exporter's name.
 	ReportDropped func(points int)
+	// ReportDroppedItems counts spans or log records dropped, by reason
+	// (DropQueueFull, DropExportFailed, DropShutdown), under this
+	// exporter's name; BatchSpans and BatchLogs call it.
+	ReportDroppedItems func(reason string, n int)
+	// Batch bounds the batch processor of a trace or log exporter
+	// (OTEL_BSP_*, OTEL_BLRP_*).
+	Batch BatchSettings
+}
+
+func (s ExporterSettings) reportError() func(error) {
+	if s.ReportError == nil {
+		return func(error) {}
+	}
+	return s.ReportError
+}
+
+func (s ExporterSettings) reportSuccess() func() {
+	if s.ReportSuccess == nil {
+		return func() {}
+	}
+	return s.ReportSuccess
+}
+
+func (s ExporterSettings) reportDroppedItems() func(string, int) {
+	if s.ReportDroppedItems == nil {
+		return func(string, int) {}
+	}
+	return s.ReportDroppedItems
 }
 
 // PeriodicReader wraps a push exporter in a periodic reader with the
@@ -241,21 +274,69 @@ func droppedPoints(err error) (n int, ok bool) {
 	return 0, false
 }
 
-// ExporterRegistry maps exporter names to factories. It holds constructors
-// only, never telemetry state, so a process-wide default is safe.
+// ExporterRegistry maps exporter names to factories, per signal: one name
+// (otlp, console, json) may export metrics, traces and logs, each with its
+// own factory, and all of them share the name's one ExporterConfig. It
+// holds constructors only, never telemetry state, so a process-wide default
+// is safe.
 type ExporterRegistry struct {
-	mu        sync.RWMutex
-	factories map[string]ExporterFactory
+	mu      sync.RWMutex
+	entries map[string]*registryEntry
+}
+
+type registryEntry struct {
+	metrics ExporterFactory
+	traces  TraceExporterFactory
+	logs    LogExporterFactory
+}
+
+// config returns the name's config factory: the first of its factories
+// (metrics, traces, logs) that has one.
+func (e *registryEntry) config() (ExporterConfigFactory, bool) {
+	for _, f := range []any{e.metrics, e.traces, e.logs} {
+		if cf, ok := f.(ExporterConfigFactory); ok {
+			return cf, true
+		}
+	}
+	return nil, false
+}
+
+func (e *registryEntry) supports(s Signal) bool {
+	switch s {
+	case SignalMetrics:
+		return e.metrics != nil
+	case SignalTraces:
+		return e.traces != nil
+	case SignalLogs:
+		return e.logs != nil
+	}
+	return false
 }
 
 // NewExporterRegistry returns a registry holding the built-in exporters:
-// prometheus, otlp, json and console.
+// prometheus, otlp, json and console for metrics; otlp, json and console
+// for traces; otlp and console for logs.
 func NewExporterRegistry() *ExporterRegistry {
-	r := &ExporterRegistry{factories: map[string]ExporterFactory{}}
+	r := &ExporterRegistry{entries: map[string]*registryEntry{}}
 	for name, f := range builtinExporters() {
-		r.factories[name] = f
+		r.entry(name).metrics = f
+	}
+	for name, f := range builtinTraceExporters() {
+		r.entry(name).traces = f
+	}
+	for name, f := range builtinLogExporters() {
+		r.entry(name).logs = f
 	}
 	return r
+}
+
+func (r *ExporterRegistry) entry(name string) *registryEntry {
+	e := r.entries[name]
+	if e == nil {
+		e = &registryEntry{}
+		r.entries[name] = e
+	}
+	return e
 }
 
 // DefaultExporterRegistry is used by New unless WithExporterRegistry is given.
@@ -266,42 +347,90 @@ func NewExporterRegistry() *ExporterRegistry {
 // and --telemetry-exporters=kafka then works without touching optel.
 var DefaultExporterRegistry = NewExporterRegistry()
 
-// Register adds a factory under name. Names are lower case; registering an
-// existing name or "none" is an error.
+// Register adds a metrics exporter factory under name. Names are lower
+// case; registering a name twice for one signal, or "none", is an error.
 func (r *ExporterRegistry) Register(name string, f ExporterFactory) error {
+	return r.register(name, SignalMetrics, f, func(e *registryEntry) { e.metrics = f })
+}
+
+// RegisterTraces adds a trace exporter factory under name, beside any
+// metrics or logs factory of that name. If several of a name's factories
+// have configs (ExporterConfigFactory), they must have the same type: the
+// name has one config.
+func (r *ExporterRegistry) RegisterTraces(name string, f TraceExporterFactory) error {
+	return r.register(name, SignalTraces, f, func(e *registryEntry) { e.traces = f })
+}
+
+// RegisterLogs adds a log exporter factory under name, as RegisterTraces
+// does for traces.
+func (r *ExporterRegistry) RegisterLogs(name string, f LogExporterFactory) error {
+	return r.register(name, SignalLogs, f, func(e *registryEntry) { e.logs = f })
+}
+
+func (r *ExporterRegistry) register(name string, s Signal, f any, set func(*registryEntry)) error {
 	if name == "" || name == ExporterNone || name != strings.ToLower(name) {
-		return fmt.Errorf("register exporter %q: name must be non-empty, lower case and not %q", name, ExporterNone)
+		return fmt.Errorf("register %s exporter %q: name must be non-empty, lower case and not %q", s, name, ExporterNone)
 	}
-	if f == nil {
-		return fmt.Errorf("register exporter %q: nil factory", name)
+	if f == nil || (reflect.ValueOf(f).Kind() == reflect.Func && reflect.ValueOf(f).IsNil()) {
+		return fmt.Errorf("register %s exporter %q: nil factory", s, name)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.factories[name]; ok {
-		return fmt.Errorf("register exporter %q: already registered", name)
+	e := r.entries[name]
+	if e != nil && e.supports(s) {
+		return fmt.Errorf("register %s exporter %q: already registered", s, name)
 	}
-	r.factories[name] = f
+	if e != nil {
+		if have, ok := e.config(); ok {
+			if cf, ok := f.(ExporterConfigFactory); ok {
+				a, b := reflect.TypeOf(have.NewExporterConfig()), reflect.TypeOf(cf.NewExporterConfig())
+				if a != b {
+					return fmt.Errorf("register %s exporter %q: its config is %v, but the name's other factories use %v; one name has one config", s, name, b, a)
+				}
+			}
+		}
+	}
+	set(r.entry(name))
 	return nil
 }
 
-// Has reports whether name is registered.
+// Has reports whether name is registered for any signal.
 func (r *ExporterRegistry) Has(name string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	_, ok := r.factories[name]
+	_, ok := r.entries[name]
 	return ok
+}
+
+// Supports reports whether name is registered for signal s.
+func (r *ExporterRegistry) Supports(name string, s Signal) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[name]
+	return ok && e.supports(s)
 }
 
 // Names returns the registered names, sorted.
 func (r *ExporterRegistry) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	names := make([]string, 0, len(r.factories))
-	for n := range r.factories {
+	names := make([]string, 0, len(r.entries))
+	for n := range r.entries {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	return names
+}
+
+// NamesFor returns the names registered for signal s, sorted.
+func (r *ExporterRegistry) NamesFor(s Signal) []string {
+	var out []string
+	for _, n := range r.Names() {
+		if r.Supports(n, s) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Environment lists every environment variable New reads with this
@@ -311,8 +440,7 @@ func (r *ExporterRegistry) Names() []string {
 func (r *ExporterRegistry) Environment() []EnvVar {
 	out := slices.Clone(Environment)
 	for _, name := range r.Names() {
-		f, _ := r.get(name)
-		if cf, ok := f.(ExporterConfigFactory); ok {
+		if cf, ok := r.configFactory(name); ok {
 			if d, ok := cf.NewExporterConfig().(EnvironmentDocumenter); ok {
 				out = append(out, d.Environment()...)
 			}
@@ -321,9 +449,31 @@ func (r *ExporterRegistry) Environment() []EnvVar {
 	return out
 }
 
+// get returns the metrics factory of name.
 func (r *ExporterRegistry) get(name string) (ExporterFactory, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	f, ok := r.factories[name]
-	return f, ok
+	e, ok := r.entries[name]
+	if !ok || e.metrics == nil {
+		return nil, false
+	}
+	return e.metrics, true
+}
+
+func (r *ExporterRegistry) getEntry(name string) (registryEntry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[name]
+	if !ok {
+		return registryEntry{}, false
+	}
+	return *e, true
+}
+
+func (r *ExporterRegistry) configFactory(name string) (ExporterConfigFactory, bool) {
+	e, ok := r.getEntry(name)
+	if !ok {
+		return nil, false
+	}
+	return e.config()
 }

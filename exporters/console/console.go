@@ -6,8 +6,12 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 type config struct{ w io.Writer }
@@ -57,3 +61,36 @@ func (c *Config) Resolve(func(string) (string, bool)) error { return nil }
 
 // Options returns the New options the settings stand for.
 func (c *Config) Options() []Option { return []Option{WithWriter(c.Writer)} }
+
+// NewTraceExporter returns the console span exporter: one JSON object per
+// span, pretty-printed.
+func NewTraceExporter(opts ...Option) (sdktrace.SpanExporter, error) {
+	c := config{}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.w == nil {
+		c.w = os.Stdout
+	}
+	exp, err := stdouttrace.New(stdouttrace.WithWriter(c.w))
+	if err != nil {
+		return nil, fmt.Errorf("create console span exporter: %w", err)
+	}
+	return exp, nil
+}
+
+// NewLogExporter returns the console log record exporter.
+func NewLogExporter(opts ...Option) (sdklog.Exporter, error) {
+	c := config{}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.w == nil {
+		c.w = os.Stdout
+	}
+	exp, err := stdoutlog.New(stdoutlog.WithWriter(c.w))
+	if err != nil {
+		return nil, fmt.Errorf("create console log exporter: %w", err)
+	}
+	return exp, nil
+}

@@ -59,6 +59,11 @@ type Config struct {
 	Insecure    setting.Var[bool]
 	Compression setting.Var[Compression]
 	Temporality setting.Var[Temporality]
+
+	// Traces and Logs are the per-signal overrides (SignalConfig says
+	// their precedence); the fields above are the metrics settings and the
+	// shared defaults.
+	Traces, Logs SignalConfig
 }
 
 // NewConfig returns the settings with their flags, variables and defaults.
@@ -113,6 +118,8 @@ func NewConfig() *Config {
 			Env:   []string{EnvTemporality}, Default: defaultTemporality,
 			Parse: parseTemporality, Check: checkWith(parseTemporality),
 		},
+		Traces: newSignalConfig("Traces", EnvTracesProtocol, EnvTracesEndpoint, EnvTracesHeaders, EnvTracesTimeout, EnvTracesInsecure, EnvTracesCompression),
+		Logs:   newSignalConfig("Logs", EnvLogsProtocol, EnvLogsEndpoint, EnvLogsHeaders, EnvLogsTimeout, EnvLogsInsecure, EnvLogsCompression),
 	}
 }
 
@@ -143,7 +150,10 @@ func (c *Config) Resolve(lookup func(string) (string, bool)) error {
 			return err
 		}
 	}
-	return nil
+	if err := c.Traces.resolve(lookup); err != nil {
+		return err
+	}
+	return c.Logs.resolve(lookup)
 }
 
 // Options returns the New options the resolved settings stand for. An
@@ -170,8 +180,8 @@ func (c *Config) Options() []Option {
 // Environment documents the variables Resolve reads, for
 // docs/configuration.md.
 func (c *Config) Environment() []setting.EnvVar {
-	return []setting.EnvVar{
-		{Name: EnvEndpoint, Default: "http://localhost:4317 (grpc), http://localhost:4318 (http/protobuf)", Description: "Collector endpoint. For http/protobuf, /v1/metrics is appended to its path."},
+	env := []setting.EnvVar{
+		{Name: EnvEndpoint, Default: "http://localhost:4317 (grpc), http://localhost:4318 (http/protobuf)", Description: "Collector endpoint for every signal. For http/protobuf, /v1/metrics, /v1/traces or /v1/logs is appended to its path."},
 		{Name: EnvMetricsEndpoint, Description: "Metrics-only endpoint, used as is; wins over " + EnvEndpoint + "."},
 		{Name: EnvProtocol, Default: string(DefaultProtocol), Description: "grpc or http/protobuf (optel defaults to grpc, unlike contrib autoexport)."},
 		{Name: EnvMetricsProtocol, Description: "Metrics-only protocol; wins over " + EnvProtocol + "."},
@@ -184,6 +194,8 @@ func (c *Config) Environment() []setting.EnvVar {
 		{Name: EnvCompression, Default: "none", Description: "gzip or none."},
 		{Name: EnvTemporality, Default: "cumulative", Description: "cumulative, delta or lowmemory; with delta or lowmemory a failed export loses its delta points (counted in optel.telemetry.export.dropped_points). --" + FlagTemporality + " wins."},
 	}
+	env = append(env, signalEnvironment("Traces", EnvTracesEndpoint, EnvTracesProtocol, EnvTracesHeaders, EnvTracesTimeout, EnvTracesInsecure, EnvTracesCompression)...)
+	return append(env, signalEnvironment("Logs", EnvLogsEndpoint, EnvLogsProtocol, EnvLogsHeaders, EnvLogsTimeout, EnvLogsInsecure, EnvLogsCompression)...)
 }
 
 func checkWith[T ~string](parse func(src, s string) (T, error)) func(src string, v T) error {

@@ -173,30 +173,14 @@ func WithTLSConfig(t *tls.Config) Option { return optionFunc(func(c *config) { c
 // explicitly, so OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE in the
 // environment cannot change it behind the caller's back.
 func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
-	c := config{protocol: GRPC, timeout: defaultTimeout, compression: NoCompression, temporality: Cumulative}
-	for _, o := range opts {
-		o.apply(&c)
-	}
-	if c.endpoint == "" {
-		c.endpoint = DefaultGRPCEndpoint
-		if c.protocol == HTTPProtobuf {
-			c.endpoint = DefaultHTTPEndpoint
-		}
-	}
-	ep, err := ParseEndpoint(c.endpoint)
+	c, t, err := newTarget(metricsPath, opts)
 	if err != nil {
-		return nil, fmt.Errorf("otlp endpoint %q: %w", c.endpoint, err)
-	}
-	if c.timeout <= 0 {
-		return nil, fmt.Errorf("otlp timeout %v: must be greater than zero", c.timeout)
+		return nil, err
 	}
 	if _, err := ParseTemporality(string(c.temporality)); err != nil {
 		return nil, fmt.Errorf("otlp: %w", err)
 	}
-	insecure := c.insecure
-	if ep.Scheme != "" {
-		insecure = ep.Scheme == "http"
-	}
+	ep, insecure, path := t.ep, t.insecure, t.path
 	switch c.protocol {
 	case GRPC:
 		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(ep.Host), otlpmetricgrpc.WithTimeout(c.timeout), otlpmetricgrpc.WithTemporalitySelector(c.temporality.Selector())}
@@ -217,13 +201,6 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 		}
 		return c.split(exp), nil
 	case HTTPProtobuf:
-		path := ep.Path
-		switch {
-		case path == "" || path == "/":
-			path = metricsPath
-		case c.appendPath:
-			path = strings.TrimSuffix(path, "/") + metricsPath
-		}
 		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(ep.Host), otlpmetrichttp.WithURLPath(path), otlpmetrichttp.WithTimeout(c.timeout), otlpmetrichttp.WithTemporalitySelector(c.temporality.Selector())}
 		if insecure {
 			o = append(o, otlpmetrichttp.WithInsecure())
@@ -243,6 +220,51 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 		return c.split(exp), nil
 	}
 	return nil, fmt.Errorf("otlp protocol %q: accepted grpc, http/protobuf", c.protocol)
+}
+
+// target is where one signal's exporter sends: the parsed endpoint,
+// whether it is plaintext, and the URL path for http/protobuf.
+type target struct {
+	ep       Endpoint
+	insecure bool
+	path     string
+}
+
+// newTarget applies opts over the defaults and validates what every
+// signal's exporter needs; signalPath is /v1/metrics, /v1/traces or
+// /v1/logs.
+func newTarget(signalPath string, opts []Option) (config, target, error) {
+	c := config{protocol: GRPC, timeout: defaultTimeout, compression: NoCompression, temporality: Cumulative}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.endpoint == "" {
+		c.endpoint = DefaultGRPCEndpoint
+		if c.protocol == HTTPProtobuf {
+			c.endpoint = DefaultHTTPEndpoint
+		}
+	}
+	ep, err := ParseEndpoint(c.endpoint)
+	if err != nil {
+		return c, target{}, fmt.Errorf("otlp endpoint %q: %w", c.endpoint, err)
+	}
+	if c.timeout <= 0 {
+		return c, target{}, fmt.Errorf("otlp timeout %v: must be greater than zero", c.timeout)
+	}
+	if c.protocol != GRPC && c.protocol != HTTPProtobuf {
+		return c, target{}, fmt.Errorf("otlp protocol %q: accepted grpc, http/protobuf", c.protocol)
+	}
+	t := target{ep: ep, insecure: c.insecure, path: ep.Path}
+	if ep.Scheme != "" {
+		t.insecure = ep.Scheme == "http"
+	}
+	switch {
+	case t.path == "" || t.path == "/":
+		t.path = signalPath
+	case c.appendPath:
+		t.path = strings.TrimSuffix(t.path, "/") + signalPath
+	}
+	return c, t, nil
 }
 
 func (c *config) split(exp sdkmetric.Exporter) sdkmetric.Exporter {

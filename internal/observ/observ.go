@@ -26,6 +26,10 @@ const (
 	ExportDropped    = "optel.telemetry.export.dropped_points"
 	ExpoSanitized    = "optel.telemetry.exposition.sanitized"
 	ExpoDropped      = "optel.telemetry.exposition.dropped"
+	SpansDropped     = "optel.telemetry.spans.dropped"
+	SpanFailures     = "optel.telemetry.spans.export_failures"
+	LogsDropped      = "optel.telemetry.logs.dropped"
+	LogFailures      = "optel.telemetry.logs.export_failures"
 	ProbeStatus      = "optel.probe.status"
 	ProbeDuration    = "optel.probe.duration"
 
@@ -83,6 +87,10 @@ var Catalog = []Spec{
 	{ExportDropped, "counter", "{point}", "Delta-temporality data points lost because their export failed (only with --otlp-temporality delta or lowmemory; cumulative points are carried by the next export), by exporter.", []attribute.Key{AttrExporter}},
 	{ExpoSanitized, "counter", "{value}", "Label values and HELP texts with invalid UTF-8, which would make Prometheus reject the whole scrape, that the Prometheus exporter wrote with U+FFFD instead (reason invalid_utf8); counted on every rendering that writes them, by exporter.", []attribute.Key{AttrExporter, AttrReason}},
 	{ExpoDropped, "counter", "{series}", "Series the Prometheus exporter left out of a rendering because an earlier series of the family had the same labels (reason duplicate_series: several scopes, or attributes that render alike), counted on every rendering, by exporter.", []attribute.Key{AttrExporter, AttrReason}},
+	{SpansDropped, "counter", "{span}", "Sampled spans a trace exporter lost, by exporter and reason: queue_full (the bounded queue between handlers and the exporter was full; ending a span never waits), export_failed (the exporter gave up on the batch, e.g. the collector is down) or shutdown (still queued when the shutdown deadline passed).", []attribute.Key{AttrExporter, AttrReason}},
+	{SpanFailures, "counter", "{failure}", "Span batch exports that failed, by exporter.", []attribute.Key{AttrExporter}},
+	{LogsDropped, "counter", "{record}", "Log records a log exporter lost, by exporter and reason (queue_full, export_failed, shutdown, as for spans). Records also go to stderr, which loses none.", []attribute.Key{AttrExporter, AttrReason}},
+	{LogFailures, "counter", "{failure}", "Log batch exports that failed, by exporter.", []attribute.Key{AttrExporter}},
 	{ProbeStatus, "gauge", "", "Result of the last run of a probe: 1 passed, 0 failed.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{ProbeDuration, "histogram", "s", "Time a probe took to run, including a timeout.", []attribute.Key{AttrProbe, AttrProbeKind}},
 	{HandlerInvocations, "counter", "{invocation}", "Handler runs by outcome: success, temporary_error, permanent_error, panic or timeout. Initialised to 0 for every registered handler.", []attribute.Key{AttrResource, AttrHandler, AttrCause, AttrOutcome}},
@@ -196,6 +204,10 @@ type Telemetry struct {
 	ExportDropped    metric.Int64ObservableCounter
 	ExpoSanitized    metric.Int64ObservableCounter
 	ExpoDropped      metric.Int64ObservableCounter
+	SpansDropped     metric.Int64ObservableCounter
+	SpanFailures     metric.Int64ObservableCounter
+	LogsDropped      metric.Int64ObservableCounter
+	LogFailures      metric.Int64ObservableCounter
 }
 
 // Reasons of ExpoSanitized and ExpoDropped.
@@ -215,6 +227,10 @@ func NewTelemetry(m metric.Meter) (Telemetry, error) {
 		ExportDropped:    b.observableCounter(ExportDropped),
 		ExpoSanitized:    b.observableCounter(ExpoSanitized),
 		ExpoDropped:      b.observableCounter(ExpoDropped),
+		SpansDropped:     b.observableCounter(SpansDropped),
+		SpanFailures:     b.observableCounter(SpanFailures),
+		LogsDropped:      b.observableCounter(LogsDropped),
+		LogFailures:      b.observableCounter(LogFailures),
 	}
 	return t, b.err()
 }

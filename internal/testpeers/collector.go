@@ -70,6 +70,12 @@ service:
     metrics:
       receivers: [otlp]
       exporters: [otlphttp]
+    traces:
+      receivers: [otlp]
+      exporters: [otlphttp]
+    logs:
+      receivers: [otlp]
+      exporters: [otlphttp]
 `, grpcAddr, httpAddr, sink.srv.URL)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -110,11 +116,14 @@ func (c *Collector) Output() string { return c.proc.Output() }
 
 // Sink receives the collector's otlphttp exports and keeps, per series, the
 // latest value: a cumulative sum's or gauge's value, a histogram's count;
-// for a delta sum, the total of every point received.
+// for a delta sum, the total of every point received. It keeps every span
+// and log record received, too.
 type Sink struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	spans    []SinkSpan
+	logs     []SinkLog
 	series   map[string]float64 // cumulative values; for delta sums, the total received
 	deltas   map[string]float64
 	resource map[string]string
@@ -141,6 +150,14 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch r.URL.Path {
+	case "/v1/traces":
+		s.serveTraces(w, b)
+		return
+	case "/v1/logs":
+		s.serveLogs(w, b)
 		return
 	}
 	var req colmetrics.ExportMetricsServiceRequest
