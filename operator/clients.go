@@ -187,6 +187,11 @@ func (k *Kind[T]) Delete(ctx context.Context, key Key) error {
 // data. If the object exists but is not cached yet, it is read once from
 // the API and patched. Call Adopt inside mutate to own the object.
 //
+// Inside a sampled handler span, an object it creates or changes is
+// stamped with the run's tracing.k8s.io/traceparent (StampTraceparent), so
+// whoever watches it links their runs to this one; a call that changes
+// nothing writes nothing, the annotation included.
+//
 // Change fields in place: a mutate that replaces a whole struct the API
 // server defaulted (a pod spec, a port without its targetPort) differs from
 // the stored object on every call, and so sends a patch every time.
@@ -212,6 +217,7 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 		if obj.GetName() != key.Name || obj.GetNamespace() != key.Namespace {
 			return zero, OperationNone, fmt.Errorf("create or update %s %s: mutate changed the object's namespace or name", gvk.Kind, key)
 		}
+		StampTraceparent(ctx, obj)
 		u, err := encode(obj, gvk)
 		if err != nil {
 			return zero, OperationNone, err
@@ -246,6 +252,11 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 	}
 	if equality.Semantic.DeepEqual(before.Object, after.Object) {
 		return obj, OperationNone, nil
+	}
+	if StampTraceparent(ctx, obj) {
+		if after, err = encode(obj, gvk); err != nil {
+			return zero, OperationNone, err
+		}
 	}
 	patch, err := mergePatch(before, after)
 	if err != nil {

@@ -46,6 +46,7 @@ type controller struct {
 	// worker took an item) feed the liveness probes; unix nanoseconds.
 	lastActivity, lastGet atomic.Int64
 	queue                 workqueue.TypedRateLimitingInterface[string]
+	timed                 *timedQueue // under queue: when each key was added
 	stopInf               context.CancelFunc
 
 	locks   keyLocks
@@ -173,9 +174,12 @@ func (c *controller) prepare() {
 	if !c.needsQueue() {
 		return
 	}
+	mp := queueMetrics{inst: c.e.inst, attrs: c.resourceAttrs}
+	c.timed = &timedQueue{TypedInterface: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: c.name, MetricsProvider: mp}), added: map[string]time.Time{}}
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: c.name, MetricsProvider: queueMetrics{inst: c.e.inst, attrs: c.resourceAttrs}},
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: c.name, MetricsProvider: mp,
+			DelayingQueue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: c.name, MetricsProvider: mp, Queue: c.timed})},
 	)
 	// objectCount runs at collection time, concurrently with start.
 	c.mu.Lock()
@@ -336,6 +340,7 @@ func (c *controller) processNext() bool {
 		return false
 	}
 	c.lastGet.Store(time.Now().UnixNano())
+	waited := c.timed.waited(key)
 	defer c.queue.Done(key)
 	work, _, _ := c.e.contexts()
 	if !c.locks.lock(work, key) {
@@ -344,7 +349,7 @@ func (c *controller) processNext() bool {
 	defer c.locks.unlock(key)
 	c.e.inst.WorkersActive.Add(context.Background(), 1, c.resourceAttrs.Add()...)
 	defer c.e.inst.WorkersActive.Add(context.Background(), -1, c.resourceAttrs.Add()...)
-	delay, err := c.process(work, key)
+	delay, err := c.process(withQueueWait(work, waited), key)
 	switch {
 	case err != nil:
 		c.e.log.Error("processing failed; retrying", "resource", c.name, "key", key, "error", err)
@@ -637,7 +642,8 @@ func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *rawEvent) e
 	if timeout == 0 {
 		timeout = c.e.cfg.handlerTimeout
 	}
-	ev.logger = ev.logger.With("handler", h.id, "cause", string(ev.cause))
+	ctx, span := c.startRun(ctx, ev.cause, h.id, ev.obj, ev.retry, queueWaitAttr(queueWaitFrom(ctx))...)
+	ev.logger = runLogger(ev.logger.With("handler", h.id, "cause", string(ev.cause)), span)
 	hctx, cancel := context.WithTimeout(withHandlerValues(ctx, c.e.meter, ev.logger, ev.obj), timeout)
 	defer cancel()
 	start := time.Now()
@@ -654,6 +660,8 @@ func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *rawEvent) e
 		}
 	}
 	oc := classify(err)
+	// Recorded in the span's context, so the duration and the count carry
+	// the run's trace as an exemplar.
 	if rec := c.recorder(ev.cause, h.id); rec != nil {
 		rec.record(ctx, oc, time.Since(start), ev.retry > 0)
 	}
@@ -669,6 +677,7 @@ func (c *controller) invoke(ctx context.Context, h *handlerSpec, ev *rawEvent) e
 		}
 		ev.logger.Log(ctx, lvl, "handler failed", "outcome", string(oc), "retry", ev.retry, "error", err)
 	}
+	endRun(span, oc, err)
 	c.postHandlerEvent(h, ev, oc, err)
 	return err
 }

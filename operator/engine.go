@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/optel-dev/optel/internal/observ"
@@ -24,6 +25,10 @@ type engine struct {
 	dyn    dynamic.Interface // typed helpers and Event's status writes; may be nil in unit tests
 	writer objectWriter      // optel's own writes: annotations and finalizers
 	events eventPoster
+	// tracer starts handler spans; tracing is false when the provider
+	// is a no-op, so runs then skip building span attributes.
+	tracer  trace.Tracer
+	tracing bool
 
 	cfg engineConfig
 

@@ -13,7 +13,8 @@ import (
 
 // essence is the part of an object whose change triggers update handlers:
 // everything but status and server-managed metadata, keeping labels and
-// annotations (minus optel's own and kubectl's last-applied copy). It is
+// annotations (minus optel's own, kubectl's last-applied copy and
+// tracing.k8s.io/traceparent). It is
 // stored as JSON in the last-handled annotation, as kopf does, so a restart
 // knows what was handled.
 func essence(obj *unstructured.Unstructured, prefix string) map[string]any {
@@ -31,7 +32,9 @@ func essence(obj *unstructured.Unstructured, prefix string) map[string]any {
 	}
 	ann := map[string]string{}
 	for k, v := range obj.GetAnnotations() {
-		if strings.HasPrefix(k, prefix+"/") || k == "kubectl.kubernetes.io/last-applied-configuration" {
+		// The traceparent annotation (KEP-5915) says who changed the
+		// object last, not what it is: stamping it must not fire updates.
+		if strings.HasPrefix(k, prefix+"/") || k == "kubectl.kubernetes.io/last-applied-configuration" || k == TraceparentAnnotation {
 			continue
 		}
 		ann[k] = v

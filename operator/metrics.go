@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 
@@ -61,17 +62,26 @@ type apiMetrics struct {
 }
 
 type apiRoundTripper struct {
-	next http.RoundTripper
-	m    *apiMetrics
+	next   http.RoundTripper
+	m      *apiMetrics
+	tracer trace.Tracer // nil when tracing is off
 }
 
-func newAPIMetrics(inst *observ.Operator) func(http.RoundTripper) http.RoundTripper {
+// newAPIMetrics returns the transport wrapper that measures every API
+// request and, when tracer is not nil, makes each request issued inside a
+// span (a handler run) a child span of it, with the W3C traceparent header
+// sent to the API server.
+func newAPIMetrics(inst *observ.Operator, tracer trace.Tracer) func(http.RoundTripper) http.RoundTripper {
 	m := &apiMetrics{inst: inst, attrs: map[[2]string]telemetry.Attributes{}, verbs: map[string]telemetry.Attributes{}}
-	return func(rt http.RoundTripper) http.RoundTripper { return &apiRoundTripper{next: rt, m: m} }
+	return func(rt http.RoundTripper) http.RoundTripper { return &apiRoundTripper{next: rt, m: m, tracer: tracer} }
 }
 
 func (a *apiRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
+	var span trace.Span
+	if a.tracer != nil && trace.SpanContextFromContext(req.Context()).IsValid() {
+		req, span = a.startSpan(req)
+	}
 	resp, err := a.next.RoundTrip(req)
 	code := "error"
 	if err == nil {
@@ -81,6 +91,9 @@ func (a *apiRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	counts, latency := a.m.sets(req.Method, code)
 	a.m.inst.APIRequests.Add(ctx, 1, counts.Add()...)
 	a.m.inst.APIDuration.Record(ctx, time.Since(start).Seconds(), latency.Record()...)
+	if span != nil {
+		endAPISpan(span, resp, err)
+	}
 	return resp, err
 }
 

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -120,8 +122,18 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	} else {
 		o.probes = opts.Probes
 	}
+	var tracer trace.Tracer
+	if o.tel.Tracing() {
+		tracer = o.tel.TracerProvider().Tracer(observ.ScopeName)
+	}
+	if o.tel.Logging() {
+		// Logs go to stderr as before and, through the OTel slog bridge,
+		// to the log exporters; records logged inside a handler run carry
+		// its trace (runLogger).
+		o.log = slog.New(fanout{opts.Logger.Handler(), otelslog.NewHandler(observ.ScopeName, otelslog.WithLoggerProvider(o.tel.LoggerProvider()))}).With("operator", opts.Name)
+	}
 	cfg = rest.CopyConfig(cfg)
-	cfg.Wrap(newAPIMetrics(o.inst))
+	cfg.Wrap(newAPIMetrics(o.inst, tracer))
 	if o.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, o.failNew(fmt.Errorf("create dynamic client: %w", err))
 	}
@@ -132,6 +144,7 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	o.events = &events{component: opts.Name, kube: o.kube, drop: func(msg string) { o.log.Warn("dropped event", "reason", msg) }}
 	o.eng = &engine{
 		log: o.log, inst: o.inst, meter: o.meter, dyn: o.dyn,
+		tracer: tracer, tracing: tracer != nil,
 		writer: dynamicWriter{o.dyn},
 		events: o.events,
 		cfg: engineConfig{
@@ -528,8 +541,11 @@ func (o *Operator) runLeader(ctx context.Context) error {
 func (o *Operator) runActivity(ctx context.Context, a activity) error {
 	rec := o.activityRecorder(a.id)
 	start := time.Now()
-	err := safeActivity(withHandlerValues(ctx, o.meter, o.log.With("activity", a.id), nil), a.fn)
-	rec.record(ctx, classify(err), time.Since(start), false)
+	sctx, span := o.eng.startActivity(ctx, a.id, 0)
+	err := safeActivity(withHandlerValues(sctx, o.meter, runLogger(o.log.With("activity", a.id), span), nil), a.fn)
+	oc := classify(err)
+	rec.record(sctx, oc, time.Since(start), false)
+	endRun(span, oc, err)
 	return err
 }
 

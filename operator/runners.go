@@ -179,7 +179,12 @@ func (c *controller) runDaemon(ctx context.Context, h *handlerSpec, obj *unstruc
 	c.e.superviseDaemon(ctx, attrs, c.recorder(CauseDaemon, h.id), func(ctx context.Context, attempt int) error {
 		ev := c.event(CauseDaemon, obj)
 		ev.retry = attempt
-		ev.logger = ev.logger.With("daemon", h.id)
+		// A short span marks each start and restart (a span kept open for
+		// the daemon's life would be exported only when it ends); the
+		// daemon's own spans and API calls are its children.
+		ctx, span := c.startRun(ctx, CauseDaemon, h.id, obj, attempt, AttrSpanAttempt.Int(attempt))
+		span.End()
+		ev.logger = runLogger(ev.logger.With("daemon", h.id), span)
 		return safeHandler(withHandlerValues(ctx, c.e.meter, ev.logger, obj), h.fn, ev)
 	}, warnLogger(c.e.log, "daemon", h.id))
 }
@@ -232,8 +237,12 @@ func (o *Operator) startBackground(a activity) {
 	o.runners.Add(1)
 	go func() {
 		defer o.runners.Done()
-		o.eng.superviseDaemon(runCtx, attrs, rec, func(ctx context.Context, _ int) error {
-			return safeActivity(withHandlerValues(ctx, o.eng.meter, o.log.With("background", a.id), nil), a.fn)
+		o.eng.superviseDaemon(runCtx, attrs, rec, func(ctx context.Context, attempt int) error {
+			// A short span marks each start and restart; the activity's
+			// own spans and API calls are its children.
+			ctx, span := o.eng.startActivity(ctx, a.id, attempt)
+			span.End()
+			return safeActivity(withHandlerValues(ctx, o.eng.meter, runLogger(o.log.With("background", a.id), span), nil), a.fn)
 		}, warnLogger(o.log, "background", a.id))
 	}()
 }

@@ -309,6 +309,12 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"env headers", []string{"OTEL_EXPORTER_OTLP_HEADERS=a"}, nil, []string{"OTEL_EXPORTER_OTLP_HEADERS", "key=value"}},
 		{"env temporality", []string{"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=weekly"}, nil, []string{"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative, delta, lowmemory"}},
 		{"bad temporality flag", nil, []string{"--otlp-temporality=weekly"}, []string{"--otlp-temporality", "cumulative, delta, lowmemory"}},
+		{"unknown trace exporter", nil, []string{"--traces-exporters=zipkin"}, []string{"--traces-exporters", "zipkin", "accepted: console, json, none, otlp"}},
+		{"metrics-only exporter for traces", []string{"OTEL_TRACES_EXPORTER=prometheus"}, nil, []string{"OTEL_TRACES_EXPORTER", `"prometheus" does not export traces`, "accepted"}},
+		{"env logs exporter", []string{"OTEL_LOGS_EXPORTER=json"}, nil, []string{"OTEL_LOGS_EXPORTER", `"json" does not export logs`, "accepted: console, none, otlp"}},
+		{"env sampler", []string{"OTEL_TRACES_SAMPLER=sometimes"}, nil, []string{"OTEL_TRACES_SAMPLER", "sometimes", "parentbased_always_on"}},
+		{"env sampler ratio", []string{"OTEL_TRACES_SAMPLER=traceidratio", "OTEL_TRACES_SAMPLER_ARG=half"}, nil, []string{"OTEL_TRACES_SAMPLER_ARG", "from 0 to 1"}},
+		{"env traces endpoint", []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector"}, nil, []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "accepted"}},
 		{"bind address", nil, []string{"--metrics-bind-address=nowhere"}, []string{"--metrics-bind-address", "accepted"}},
 		{"unknown flag", nil, []string{"--metrics-bind-adress=:1"}, []string{"unknown flag"}},
 		// TLS without authentication would serve /metrics to anyone: refused.

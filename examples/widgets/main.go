@@ -185,6 +185,7 @@ func register(op *operator.Operator, timerInterval time.Duration) error {
 		op.OnCreate(widgets, "provision", func(ctx context.Context, ev *operator.Event) error {
 			size, _, _ := unstructured.NestedInt64(ev.Object.Object, "spec", "size")
 			created.Add(ctx, 1)
+			ev.Logger.Info("provisioning widget", "size", size)
 			return ev.PatchStatus(ctx, map[string]any{"phase": "Provisioned", "capacity": size * 10})
 		}),
 		op.OnUpdate(widgets, "reconfigure", func(ctx context.Context, ev *operator.Event) error {

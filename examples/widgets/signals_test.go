@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/optel-dev/optel/controlplane"
+	"github.com/optel-dev/optel/internal/testpeers"
+)
+
+// upstreamTrace is the trace of the traceparent a Widget is created with,
+// as another operator (or kubectl with KEP-5915 support) would stamp it.
+const (
+	upstreamTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	upstreamSpan  = "00f067aa0ba902b7"
+)
+
+// TestAllSignalsReachRealCollector runs the widgets operator against a
+// real API server with traces, logs and metrics pushed over OTLP to a real
+// Collector, creates Widgets, and reads back what the Collector forwarded:
+// for one Widget's creation, the handler span with its attributes, its
+// child PATCH span, the log records with its trace id, and the metrics;
+// for a Widget created with a traceparent annotation, a handler span in a
+// new trace that links to it.
+func TestAllSignalsReachRealCollector(t *testing.T) {
+	cp := controlplane.StartForTest(t, controlplane.Options{})
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := cp.WriteKubeconfig(kc); err != nil {
+		t.Fatal(err)
+	}
+	col := testpeers.StartCollector(t)
+	startWidgets(t, []string{
+		"KUBECONFIG=" + kc,
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_LOGS_EXPORTER=otlp",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + col.GRPCEndpoint,
+		"OTEL_METRIC_EXPORT_INTERVAL=500",
+		"OTEL_BSP_SCHEDULE_DELAY=200",
+		"OTEL_BLRP_SCHEDULE_DELAY=200",
+	}, "--demo-create", "--demo-widgets=0", "--telemetry-exporters=prometheus,otlp")
+
+	ri := dynamic.NewForConfigOrDie(cp.Config()).Resource(widgets).Namespace("default")
+	testpeers.Eventually(t, 60*time.Second, func() string {
+		// The CRD is applied by the operator at start.
+		_, err := ri.List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return "widgets not served yet: " + err.Error()
+		}
+		return ""
+	})
+	create := func(name string, annotations map[string]any) {
+		meta := map[string]any{"name": name}
+		if annotations != nil {
+			meta["annotations"] = annotations
+		}
+		w := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta, "spec": map[string]any{"size": int64(2)}}}
+		if _, err := ri.Create(context.Background(), w, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("plain", nil)
+	create("linked", map[string]any{"tracing.k8s.io/traceparent": "00-" + upstreamTrace + "-" + upstreamSpan + "-01"})
+
+	var run testpeers.SinkSpan
+	testpeers.Eventually(t, 60*time.Second, func() string {
+		for _, s := range col.Sink.Spans() {
+			if s.Name == "create widgets.example.com" && s.Attrs["optel.object.name"] == "plain" && s.Attrs["optel.outcome"] == "success" {
+				run = s
+				return ""
+			}
+		}
+		return fmt.Sprintf("no successful create span for Widget plain among %d spans", len(col.Sink.Spans()))
+	})
+	for k, want := range map[string]string{
+		"optel.resource": "widgets.example.com", "optel.handler": "provision", "optel.cause": "create",
+		"k8s.namespace.name": "default", "optel.retry": "0", "optel.object.generation": "1",
+	} {
+		if run.Attrs[k] != want {
+			t.Errorf("handler span %s = %q, want %q (attributes %v)", k, run.Attrs[k], want, run.Attrs)
+		}
+	}
+	for _, k := range []string{"optel.object.uid", "optel.object.resource_version", "optel.queue.wait"} {
+		if run.Attrs[k] == "" {
+			t.Errorf("handler span lacks %s (attributes %v)", k, run.Attrs)
+		}
+	}
+	if run.ParentSpanID != "" || run.Resource["service.name"] != "widgets-operator" {
+		t.Errorf("handler span parent %q, service.name %q", run.ParentSpanID, run.Resource["service.name"])
+	}
+
+	// The handler's status PATCH is a child span with HTTP attributes.
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		for _, s := range col.Sink.Spans() {
+			if s.TraceID == run.TraceID && s.ParentSpanID == run.SpanID && s.Name == "PATCH widgets/status" {
+				if s.Attrs["http.request.method"] != "PATCH" || s.Attrs["http.response.status_code"] != "200" || s.Kind != "SPAN_KIND_CLIENT" {
+					return fmt.Sprintf("PATCH span attributes %v kind %s", s.Attrs, s.Kind)
+				}
+				return ""
+			}
+		}
+		return "no child PATCH span of the handler span"
+	})
+
+	// Log records written in the run carry its trace and span.
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		for _, l := range col.Sink.Logs() {
+			if l.Body == "provisioning widget" && l.TraceID == run.TraceID && l.SpanID == run.SpanID {
+				return ""
+			}
+		}
+		var bodies []string
+		for _, l := range col.Sink.Logs() {
+			bodies = append(bodies, l.Body+"@"+l.TraceID)
+		}
+		return fmt.Sprintf("no log record with the run's trace id %s; got %v", run.TraceID, bodies)
+	})
+
+	// The metrics, as before.
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		v, ok := col.Sink.Value("optel.handler.invocations", map[string]string{"resource": "widgets.example.com", "handler": "provision", "cause": "create", "outcome": "success"})
+		if !ok || v < 2 {
+			return fmt.Sprintf("optel.handler.invocations{provision,create,success} = %v (present %v), want 2; names %v", v, ok, col.Sink.Names())
+		}
+		return ""
+	})
+
+	// The Widget created with a traceparent: a new trace, linked to it.
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		for _, s := range col.Sink.Spans() {
+			if s.Name != "create widgets.example.com" || s.Attrs["optel.object.name"] != "linked" {
+				continue
+			}
+			if s.TraceID == upstreamTrace {
+				return "the linked Widget's handler span is a child of the annotation's trace; it must start a new one"
+			}
+			for _, l := range s.Links {
+				if l.TraceID == upstreamTrace && l.SpanID == upstreamSpan {
+					return ""
+				}
+			}
+			return fmt.Sprintf("the linked Widget's handler span has links %v, want one to %s", s.Links, upstreamTrace)
+		}
+		return "no create span for Widget linked"
+	})
+	if strings.Contains(run.TraceID, "0000000000000000") {
+		t.Errorf("implausible trace id %s", run.TraceID)
+	}
+}
