@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -312,4 +313,46 @@ func get(t *testing.T, h http.Handler, path string) string {
 		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
 	}
 	return rec.Body.String()
+}
+
+// TestShutdownFlushesSpansAndLogs: with batches that would wait an hour,
+// Shutdown still delivers what was queued, to the real Collector, within
+// its deadline.
+func TestShutdownFlushesSpansAndLogs(t *testing.T) {
+	col := testpeers.StartCollector(t)
+	ctx := context.Background()
+	tp, err := telemetry.New(ctx, withEnv(map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "3600000", "OTEL_BLRP_SCHEDULE_DELAY": "3600000"}),
+		telemetry.WithExporters("none"), telemetry.WithTracesExporters("otlp"), telemetry.WithLogsExporters("otlp"),
+		telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) {
+			c.Protocol.Set(otlp.HTTPProtobuf)
+			c.Endpoint.Set(col.HTTPEndpoint)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tp.TracerProvider().Tracer("t").Start(ctx, "last words")
+	span.End()
+	var rec otellog.Record
+	rec.SetBody(attribute.StringValue("goodbye"))
+	tp.LoggerProvider().Logger("t").Emit(ctx, rec)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := tp.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	t.Logf("shutdown took %v", time.Since(start))
+	testpeers.Eventually(t, 5*time.Second, func() string {
+		var gotSpan, gotLog bool
+		for _, s := range col.Sink.Spans() {
+			gotSpan = gotSpan || s.Name == "last words"
+		}
+		for _, l := range col.Sink.Logs() {
+			gotLog = gotLog || l.Body == "goodbye"
+		}
+		if !gotSpan || !gotLog {
+			return fmt.Sprintf("after Shutdown the collector had span=%v log=%v", gotSpan, gotLog)
+		}
+		return ""
+	})
 }
