@@ -161,7 +161,7 @@ bench: controlplane $(BIN)/benchstat
 	set -o pipefail; \
 	echo ">> building the bench/ suite" && (cd bench && $(GO) test -c -o $(BENCH_BIN) .) && \
 	echo ">> [1/4] recording: optel vs the raw SDK (options hoisted, exemplars off) and client_golang, $(BENCH_PAIRS)+ rotated pairs each" && \
-	$(BENCH_RUN) -test.bench='^BenchmarkRecord$$' -test.benchtime=1x -test.count=1 | tee -a $(BENCH_OUT).txt && \
+	$(BENCH_RUN) -test.bench='^BenchmarkRecord(Exemplars)?$$' -test.benchtime=1x -test.count=1 | tee -a $(BENCH_OUT).txt && \
 	for i in $$(seq 1 $(BENCH_PAIRS)); do \
 		if [ $$((i % 2)) -eq 1 ]; then order="Optel ClientGolang"; else order="ClientGolang Optel"; fi; \
 		echo ">> [2/4] scrapes at 4k and 100k series, pair $$i/$(BENCH_PAIRS): $$order ($$(( $$(date +%s) - start ))s so far)"; \
@@ -181,6 +181,8 @@ bench: controlplane $(BIN)/benchstat
 	$(BENCH_RUN) -test.bench='^Benchmark(ScrapeStock|Export)(4k|100k)$$' -test.count=1 -test.timeout=30m | tee -a $(BENCH_OUT).txt && \
 	echo ">> [4/4] operator throughput on the embedded API server: optel (telemetry on/off) vs controller-runtime (cached reads), $(BENCH_PAIRS) rotated samples ($$(( $$(date +%s) - start ))s so far)" && \
 	$(BENCH_RUN) -test.bench='^BenchmarkOperatorThroughput$$' -test.benchtime=1x -test.count=$(BENCH_PAIRS) -test.timeout=60m | tee -a $(BENCH_OUT).txt && \
+	echo ">> operator, tracing on and off ($(BENCH_PAIRS) rotated pairs)" && \
+	$(BENCH_RUN) -test.bench='^BenchmarkOperatorTracing$$' -test.benchtime=1x -test.count=$(BENCH_PAIRS) -test.timeout=60m | tee -a $(BENCH_OUT).txt && \
 	echo ">> suite done in $$(( $$(date +%s) - start ))s"
 	@$(BIN)/benchstat $(BENCH_OUT).txt > $(BENCH_OUT).benchstat.txt || true
 	@echo; echo ">> paired ratio tables (raw output $(BENCH_OUT).txt, benchstat $(BENCH_OUT).benchstat.txt)"

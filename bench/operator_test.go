@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	goruntime "runtime"
 	"slices"
@@ -19,6 +20,9 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/optel-dev/optel/controlplane"
+	"github.com/optel-dev/optel/exporters/otlp"
 	"github.com/optel-dev/optel/operator"
 	"github.com/optel-dev/optel/server"
 	"github.com/optel-dev/optel/telemetry"
@@ -114,9 +119,19 @@ type variant struct {
 }
 
 var operatorVariants = []variant{
-	{"optel-telemetry-on", optelRunner("prometheus,json")},
-	{"optel-telemetry-off", optelRunner("none")},
+	{"optel-telemetry-on", optelRunner("prometheus,json", "none")},
+	{"optel-telemetry-off", optelRunner("none", "none")},
 	{"controller-runtime", controllerRuntimeRunner},
+}
+
+// tracingVariants compare optel with metrics on and traces off against the
+// same with every handler run traced (always_on sampler) and exported over
+// OTLP http/protobuf to a loopback receiver in this process that decodes
+// nothing and answers success. The receiver's CPU is counted with the
+// operator's, which overstates tracing's cost.
+var tracingVariants = []variant{
+	{"optel-tracing-off", optelRunner("prometheus,json", "none")},
+	{"optel-tracing-on", optelRunner("prometheus,json", "otlp")},
 }
 
 // rotation advances once per benchmark invocation (each -count), so with
@@ -167,6 +182,52 @@ func BenchmarkOperatorThroughput(b *testing.B) {
 		b.ReportMetric(medianOf(cpu[v.name]), v.name+"-cpu-µs/change")
 		b.ReportMetric(medianOf(calls[v.name]), v.name+"-api-calls/change")
 	}
+}
+
+// BenchmarkOperatorTracing runs the workload with tracing off and on, in
+// rotated order, as BenchmarkOperatorThroughput does: run it with
+// -benchtime=1x -count=N for N pairs.
+func BenchmarkOperatorTracing(b *testing.B) {
+	cp := controlPlane(b)
+	cpu := make(map[string][]float64)
+	rates := make(map[string][]float64)
+	for range b.N {
+		for _, v := range rotated(tracingVariants, int(tracingRotation.Add(1)-1)) {
+			r := runWorkload(b, cp, v)
+			rates[v.name] = append(rates[v.name], float64(2*opObjects)/r.wall.Seconds())
+			cpu[v.name] = append(cpu[v.name], float64(r.cpu.Microseconds())/(2*opObjects))
+		}
+	}
+	for _, v := range tracingVariants {
+		b.ReportMetric(medianOf(rates[v.name]), v.name+"-changes/s")
+		b.ReportMetric(medianOf(cpu[v.name]), v.name+"-cpu-µs/change")
+	}
+	if spans := discardedSpans.Load(); spans == 0 && len(cpu["optel-tracing-on"]) > 0 {
+		b.Fatal("the loopback OTLP receiver got no spans: tracing was not exported")
+	}
+}
+
+var (
+	tracingRotation atomic.Int64
+	discardOnce     sync.Once
+	discardURL      string
+	discardedSpans  atomic.Int64
+)
+
+// discardOTLP starts, once, a loopback OTLP/HTTP receiver that reads each
+// request's body, counts the requests, and answers an empty success.
+func discardOTLP() string {
+	discardOnce.Do(func() {
+		ok, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			discardedSpans.Add(1)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			_, _ = w.Write(ok)
+		}))
+		discardURL = srv.URL
+	})
+	return discardURL
 }
 
 // apiCounter counts a variant's API requests and its successful PATCHes of
@@ -263,9 +324,18 @@ func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloa
 	return res
 }
 
-func optelRunner(exporters string) func(context.Context, *rest.Config, string) (func() error, error) {
+func optelRunner(exporters, traces string) func(context.Context, *rest.Config, string) (func() error, error) {
 	return func(ctx context.Context, cfg *rest.Config, ns string) (func() error, error) {
-		tp, err := telemetry.New(ctx, telemetry.WithExporters(exporters), telemetry.WithEnvironment(func(string) (string, bool) { return "", false }))
+		opts := []telemetry.Option{telemetry.WithExporters(exporters), telemetry.WithTracesExporters(traces),
+			telemetry.WithEnvironment(func(string) (string, bool) { return "", false })}
+		if traces == "otlp" {
+			opts = append(opts, telemetry.WithSampler(sdktrace.AlwaysSample()),
+				telemetry.WithExporterConfig(telemetry.ExporterOTLP, func(c *otlp.Config) {
+					c.Protocol.Set(otlp.HTTPProtobuf)
+					c.Endpoint.Set(discardOTLP())
+				}))
+		}
+		tp, err := telemetry.New(ctx, opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -19,8 +19,8 @@ var (
 	recNames  = []string{"resource", "handler", "outcome"}
 )
 
-// recorders are the meters compared: optel as shipped (Prometheus and
-// JSON readers, exemplars off without traces), and the raw SDK configured
+// recorders are the meters compared: optel as shipped with traces off
+// (Prometheus and JSON readers, exemplars off), and the raw SDK configured
 // as its careful users configure it: exemplars off, like optel, and the
 // measurement options hoisted out of the hot loop (see the benchmarks).
 // sdkDefault keeps the SDK's default exemplar filter (trace_based), for
@@ -32,7 +32,9 @@ type recorders struct {
 func newRecorders(b *testing.B) recorders {
 	b.Helper()
 	ctx := context.Background()
-	tp, err := telemetry.New(ctx, telemetry.WithEnvironment(func(string) (string, bool) { return "", false }), telemetry.WithExporters("prometheus,json"))
+	// Traces off: the SDK anchor has exemplars off, and so does optel
+	// without traces (BenchmarkRecordExemplars measures them on).
+	tp, err := telemetry.New(ctx, telemetry.WithEnvironment(func(string) (string, bool) { return "", false }), telemetry.WithExporters("prometheus,json"), telemetry.WithTracesExporters("none"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,5 +112,48 @@ func BenchmarkRecord(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRecordExemplars measures what exemplars cost on the record path,
+// in rotated pairs: optel with traces on (the trace_based exemplar filter,
+// its default then) against optel with exemplars off, both recording
+// inside the same sampled span, as a handler's measurements are.
+func BenchmarkRecordExemplars(b *testing.B) {
+	env := telemetry.WithEnvironment(func(string) (string, bool) { return "", false })
+	bg := context.Background()
+	on, err := telemetry.New(bg, env, telemetry.WithExporters("prometheus,json"), telemetry.WithTracesExporters("json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	off, err := telemetry.New(bg, env, telemetry.WithExporters("prometheus,json"), telemetry.WithTracesExporters("json"), telemetry.WithExemplarFilter(telemetry.ExemplarsOff))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = on.Shutdown(bg); _ = off.Shutdown(bg) })
+	ctx, span := on.TracerProvider().Tracer("bench").Start(bg, "run")
+	defer span.End()
+	if !span.SpanContext().IsSampled() {
+		b.Fatal("the span is not sampled: exemplars would not be kept")
+	}
+	attrs := telemetry.NewAttributes(recKV...)
+	bo := metric.WithExplicitBucketBoundaries(buckets...)
+	hOn, _ := on.Meter("bench").Float64Histogram("h", metric.WithUnit("s"), bo)
+	hOff, _ := off.Meter("bench").Float64Histogram("h", metric.WithUnit("s"), bo)
+	cOn, _ := on.Meter("bench").Int64Counter("c")
+	cOff, _ := off.Meter("bench").Int64Counter("c")
+	for _, c := range []struct {
+		name    string
+		on, off func()
+	}{
+		{"histogram/precomputed", func() { hOn.Record(ctx, 0.3, attrs.Record()...) }, func() { hOff.Record(ctx, 0.3, attrs.Record()...) }},
+		{"counter/precomputed", func() { cOn.Add(ctx, 1, attrs.Add()...) }, func() { cOff.Add(ctx, 1, attrs.Add()...) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				r := measurePairs(pairs, 200_000, c.on, c.off)
+				r.report(b, testing.AllocsPerRun(1000, c.on), testing.AllocsPerRun(1000, c.off))
+			}
+		})
 	}
 }

@@ -313,6 +313,43 @@ func main() {
 	s.printScrape(os.Stdout)
 	fmt.Println()
 	s.printOperator(os.Stdout)
+	fmt.Println()
+	s.printTracing(os.Stdout)
+}
+
+// printTracing adds the cost of the third signal: operator CPU per change
+// with every run traced and exported over OTLP against tracing off
+// (BenchmarkOperatorTracing, rotated pairs), and the record path with
+// exemplars on against off (BenchmarkRecordExemplars, rotated pairs).
+func (s samples) printTracing(w io.Writer) {
+	const b = "BenchmarkOperatorTracing"
+	fmt.Fprintln(w, "| Tracing cost | tracing on | tracing off | paired ratio, median [range] | target | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	if len(s[b]["optel-tracing-on-cpu-µs/change"]) > 0 {
+		for _, u := range []struct {
+			unit, what string
+			target     float64
+			atLeast    bool
+		}{{"cpu-µs/change", "operator CPU µs per change (always_on, OTLP to loopback)", 1.10, false}, {"changes/s", "operator changes per second", 0, true}} {
+			r := s.paired(b, "optel-tracing-on-"+u.unit, b, "optel-tracing-off-"+u.unit)
+			if len(r) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %s | %s | %s |\n", u.what, med(s[b]["optel-tracing-on-"+u.unit]), med(s[b]["optel-tracing-off-"+u.unit]),
+				ratioCell(r), tgt(u.target, u.atLeast), verdictN(r, u.target, u.atLeast))
+		}
+	} else {
+		fmt.Fprintln(w, "| operator CPU per change | not run | | | | |")
+	}
+	for _, c := range []string{"histogram/precomputed", "counter/precomputed"} {
+		m := s["BenchmarkRecordExemplars/"+c]
+		if len(m["ratio-median"]) == 0 {
+			continue
+		}
+		lo, hi := slices.Min(m["ratio-min"]), slices.Max(m["ratio-max"])
+		fmt.Fprintf(w, "| record %s in a sampled span, exemplars on / off | %.0f ns, %.0f allocs | %.0f ns, %.0f allocs | %.2f [%.2f–%.2f], %.0f pairs | for information | |\n",
+			c, med(m["a-ns/op"]), med(m["a-allocs/op"]), med(m["b-ns/op"]), med(m["b-allocs/op"]), med(m["ratio-median"]), lo, hi, med(m["pairs"]))
+	}
 }
 
 // printOperator adds the operator rows: each sample of
