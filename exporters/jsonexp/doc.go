@@ -8,9 +8,13 @@
 //
 //	{"resource": {...}, "scopes": [{"name", "version", "metrics": [
 //	  {"name", "unit", "description", "kind", "temporality", "monotonic",
-//	   "points": [{"attributes", "start", "time", "value"} |
+//	   "points": [{"attributes", "start", "time", "value", "exemplars"} |
 //	              {"attributes", "start", "time", "count", "sum", "min", "max",
-//	               "buckets": [{"le", "count"}]}]}]}]}
+//	               "buckets": [{"le", "count"}], "exemplars"}]}]}]}
+//
+// "exemplars" is present only on points that have some:
+// [{"value", "time", "trace_id", "span_id", "filtered_attributes"}], the ids
+// in lowercase hex and absent when the measurement had no sampled span.
 //
 // Non-finite floats become the strings "NaN", "+Inf" and "-Inf"; invalid
 // UTF-8 becomes U+FFFD. Handler is safe for concurrent use; after the
