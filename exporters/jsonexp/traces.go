@@ -112,10 +112,12 @@ func WithMaxPendingTraces(n int) TraceViewOption {
 // it. Every bound is fixed at construction (see the options).
 //
 // A TraceView is safe for concurrent use. OnStart and OnEnd, which run on
-// the handler's path, take one mutex for constant-time bookkeeping only
-// (encoding happens outside it) and never allocate more than one small
-// record per root span. After Shutdown it ignores new spans, drops the
-// pending ones, and keeps serving the runs it retained.
+// the handler's path, never wait on I/O: they hold one mutex only for
+// bookkeeping whose cost does not grow with the view (map updates and list
+// shifts of at most WithSlowestRuns entries); encoding a response copies
+// what it needs under that mutex and encodes outside it. After Shutdown the
+// view ignores new spans, drops the pending ones, and keeps serving the
+// runs it retained.
 type TraceView struct {
 	cfg traceViewConfig
 
@@ -186,13 +188,13 @@ func (r *ring) push(x *run) *run {
 	return old
 }
 
-// newestFirst returns the runs held, the most recently pushed first.
-func (r *ring) newestFirst() []*run {
-	out := make([]*run, 0, r.n)
+// appendViews appends views of the runs held, the most recently pushed
+// first.
+func (r *ring) appendViews(dst []runView) []runView {
 	for i := 1; i <= r.n; i++ {
-		out = append(out, r.buf[(r.next-i+len(r.buf))%len(r.buf)])
+		dst = append(dst, r.buf[(r.next-i+len(r.buf))%len(r.buf)].view())
 	}
-	return out
+	return dst
 }
 
 // NewTraceView returns an empty view with the given bounds.
@@ -491,15 +493,16 @@ type runView struct {
 	dropped int
 }
 
-func (r *run) view() *runView {
-	return &runView{key: r.key, root: r.root, spans: r.spans[:len(r.spans):len(r.spans)], dropped: r.dropped}
+func (r *run) view() runView {
+	return runView{key: r.key, root: r.root, spans: r.spans[:len(r.spans):len(r.spans)], dropped: r.dropped}
 }
 
 func (v *TraceView) lookup(id trace.TraceID) (rv *runView, pending bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if r := v.retained[id]; r != nil {
-		return r.view(), false
+		rv := r.view()
+		return &rv, false
 	}
 	return nil, v.pending[id] != nil
 }
@@ -508,27 +511,35 @@ func (v *TraceView) appendView(b []byte, handler, resource string, byHandler, by
 	type handlerView struct {
 		key                     handlerKey
 		runs, failures          uint64
-		recent, slowest, failed []*runView
+		recent, slowest, failed []runView
 	}
+	match := func(k handlerKey) bool {
+		return (!byHandler || k.handler == handler) && (!byResource || k.resource == resource)
+	}
+	// Under the lock only copies, into two allocations: OnEnd waits for it.
 	v.mu.Lock()
-	var hs []handlerView
-	views := make(map[*run]*runView)
-	viewsOf := func(rs []*run) []*runView {
-		out := make([]*runView, len(rs))
-		for i, r := range rs {
-			if views[r] == nil {
-				views[r] = r.view()
-			}
-			out[i] = views[r]
-		}
-		return out
-	}
+	nh, nr := 0, 0
 	for k, h := range v.handlers {
-		if (byHandler && k.handler != handler) || (byResource && k.resource != resource) {
+		if match(k) {
+			nh, nr = nh+1, nr+h.recent.n+len(h.slowest)+h.failed.n
+		}
+	}
+	hs, all := make([]handlerView, 0, nh), make([]runView, 0, nr)
+	for k, h := range v.handlers {
+		if !match(k) {
 			continue
 		}
-		hs = append(hs, handlerView{key: k, runs: h.runs, failures: h.failures,
-			recent: viewsOf(h.recent.newestFirst()), slowest: viewsOf(h.slowest), failed: viewsOf(h.failed.newestFirst())})
+		hv := handlerView{key: k, runs: h.runs, failures: h.failures}
+		i := len(all)
+		all = h.recent.appendViews(all)
+		hv.recent, i = all[i:len(all):len(all)], len(all)
+		for _, r := range h.slowest {
+			all = append(all, r.view())
+		}
+		hv.slowest, i = all[i:len(all):len(all)], len(all)
+		all = h.failed.appendViews(all)
+		hv.failed = all[i:len(all):len(all)]
+		hs = append(hs, hv)
 	}
 	pending, held, dropped, overflow, evicted, nonHandler := len(v.pending), v.held, v.droppedSpans, v.overflowRuns, v.evictedPending, v.nonHandlerRoots
 	v.mu.Unlock()
@@ -551,14 +562,14 @@ func (v *TraceView) appendView(b []byte, handler, resource string, byHandler, by
 		b = strconv.AppendUint(b, h.failures, 10)
 		for _, l := range []struct {
 			key  string
-			runs []*runView
+			runs []runView
 		}{{`,"recent":[`, h.recent}, {`,"slowest":[`, h.slowest}, {`,"failed":[`, h.failed}} {
 			b = append(b, l.key...)
-			for j, r := range l.runs {
+			for j := range l.runs {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = appendRun(b, r)
+				b = appendRun(b, &l.runs[j])
 			}
 			b = append(b, ']')
 		}
