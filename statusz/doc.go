@@ -10,6 +10,18 @@
 // probes.Registry: the liveness and readiness reports side by side. Charts
 // are inline SVG sparklines kept in the browser over the last 60 polls.
 //
+// A traces panel reads the json traces exporter's view (/traces.json, see
+// WithTracesJSONPath) for one handler at a time: its recent, slowest and
+// failed runs, and one run's spans as a waterfall (bars placed by start
+// offset and duration, with key attributes, errors and span links). Each
+// row of the handler table links to its handler's runs, and each bucket of
+// the handler's optel.handler.duration histogram links its exemplar to the
+// trace it was recorded in. The selection lives in the URL fragment
+// (#resource=…&handler=…&trace_id=…), so links can be shared; a linked
+// trace the view no longer holds is reported as such, and where
+// /traces.json answers 404 the panel says traces are off. Data is put into
+// the page as text, never parsed as HTML.
+//
 // Limits: without the json exporter the page says so and shows probes only;
 // behind --metrics-secure the page and its data need the same bearer token
 // as /metrics, which a browser does not send, so use it through a proxy

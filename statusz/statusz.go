@@ -22,6 +22,7 @@ const (
 	PagePath        = "/statusz"
 	ProbesPath      = "/statusz/probes.json"
 	MetricsJSONPath = "/metrics.json"
+	TracesJSONPath  = "/traces.json"
 )
 
 // DefaultInterval is how often the page polls.
@@ -30,6 +31,7 @@ const DefaultInterval = 2 * time.Second
 type config struct {
 	title    string
 	metrics  string
+	traces   string
 	interval time.Duration
 	root     bool
 }
@@ -48,6 +50,18 @@ func WithTitle(t string) Option { return optionFunc(func(c *config) { c.title = 
 // Default /metrics.json.
 func WithMetricsJSONPath(p string) Option { return optionFunc(func(c *config) { c.metrics = p }) }
 
+// WithTracesJSONPath sets where the page reads the trace view of the json
+// traces exporter (jsonexp.TraceView). Default /traces.json. Where it
+// answers 404 the traces panel says traces are off. An empty p means the
+// default.
+func WithTracesJSONPath(p string) Option {
+	return optionFunc(func(c *config) {
+		if p != "" {
+			c.traces = p
+		}
+	})
+}
+
 // WithInterval sets the polling interval (at least 250ms). Default 2s.
 func WithInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.interval = max(d, 250*time.Millisecond) })
@@ -59,7 +73,7 @@ func WithoutRoot() Option { return optionFunc(func(c *config) { c.root = false }
 // Routes returns the page at / (exactly) and /statusz, and the probes JSON
 // at /statusz/probes.json. reg may be nil (the page then shows no probes).
 func Routes(reg *probes.Registry, opts ...Option) map[string]http.Handler {
-	c := config{title: "optel operator", metrics: MetricsJSONPath, interval: DefaultInterval, root: true}
+	c := config{title: "optel operator", metrics: MetricsJSONPath, traces: TracesJSONPath, interval: DefaultInterval, root: true}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -76,6 +90,7 @@ func pageHandler(c config) http.Handler {
 	body := bytes.ReplaceAll(pageTemplate, []byte("{{TITLE}}"), []byte(html.EscapeString(c.title)))
 	body = bytes.ReplaceAll(body, []byte("{{METRICS}}"), jsString(c.metrics))
 	body = bytes.ReplaceAll(body, []byte("{{PROBES}}"), jsString(ProbesPath))
+	body = bytes.ReplaceAll(body, []byte("{{TRACES}}"), jsString(c.traces))
 	body = bytes.ReplaceAll(body, []byte("{{INTERVAL}}"), []byte(strconv.FormatInt(c.interval.Milliseconds(), 10)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

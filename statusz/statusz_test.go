@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 
@@ -93,5 +94,43 @@ func TestProbesJSON(t *testing.T) {
 	}
 	if got["readiness"].Status != "failed" || got["readiness"].Checks["db"].Error != "down" {
 		t.Errorf("readiness: %+v", got["readiness"])
+	}
+}
+
+// TestTracesPanelOption: the page reads /traces.json unless
+// WithTracesJSONPath says otherwise, the path is escaped as a script
+// string, and Routes serves no trace data itself (the json traces
+// exporter's view does).
+func TestTracesPanelOption(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []statusz.Option
+		want string
+	}{
+		{"default", nil, `const METRICS = "/metrics.json", PROBES = "/statusz/probes.json", TRACES = "/traces.json",`},
+		{"custom", []statusz.Option{statusz.WithTracesJSONPath("/debug/traces.json")}, `TRACES = "/debug/traces.json",`},
+		{"empty means the default", []statusz.Option{statusz.WithTracesJSONPath("")}, `TRACES = "/traces.json",`},
+		{"escaped", []statusz.Option{statusz.WithTracesJSONPath(`/t"</script><b>.json`)}, `TRACES = "/t\"\u003c/script\u003e\u003cb\u003e.json",`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			routes := statusz.Routes(nil, tc.opts...)
+			var paths []string
+			for p := range routes {
+				paths = append(paths, p)
+			}
+			sort.Strings(paths)
+			if strings.Join(paths, " ") != "/statusz /statusz/probes.json /{$}" {
+				t.Errorf("routes = %v", paths)
+			}
+			body := serve(t, mux(routes), "GET", "/statusz").Body.String()
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("page lacks %s", tc.want)
+			}
+			for _, id := range []string{`id="traces-section"`, `id="waterfall"`, `id="exemplars"`, `id="runs-recent"`, `id="runs-slowest"`, `id="runs-failed"`, "<th>Traces</th>"} {
+				if !strings.Contains(body, id) {
+					t.Errorf("page lacks the traces panel's %s", id)
+				}
+			}
+		})
 	}
 }

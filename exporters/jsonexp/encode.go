@@ -141,6 +141,7 @@ func appendNumberPoints[N int64 | float64](dst []byte, pts []metricdata.DataPoin
 		dst = appendPointHead(dst, p.Attributes, p.StartTime, p.Time)
 		dst = append(dst, `,"value":`...)
 		dst = num(dst, p.Value)
+		dst = appendExemplars(dst, p.Exemplars, num)
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
@@ -180,9 +181,66 @@ func appendHistPoints[N int64 | float64](dst []byte, pts []metricdata.HistogramD
 			dst = strconv.AppendUint(dst, c, 10)
 			dst = append(dst, '}')
 		}
-		dst = append(dst, "]}"...)
+		dst = append(dst, ']')
+		dst = appendExemplars(dst, p.Exemplars, num)
+		dst = append(dst, '}')
 	}
 	return append(dst, ']')
+}
+
+// appendExemplars writes `,"exemplars":[...]`, or nothing when there are
+// none, so points without exemplars keep their shape and their cost.
+func appendExemplars[N int64 | float64](dst []byte, ex []metricdata.Exemplar[N], num func([]byte, N) []byte) []byte {
+	if len(ex) == 0 {
+		return dst
+	}
+	dst = append(dst, `,"exemplars":[`...)
+	for i, e := range ex {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"value":`...)
+		dst = num(dst, e.Value)
+		dst = append(dst, `,"time":"`...)
+		dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = append(dst, '"')
+		if len(e.TraceID) > 0 {
+			dst = append(dst, `,"trace_id":`...)
+			dst = appendHex(dst, e.TraceID)
+		}
+		if len(e.SpanID) > 0 {
+			dst = append(dst, `,"span_id":`...)
+			dst = appendHex(dst, e.SpanID)
+		}
+		dst = append(dst, `,"filtered_attributes":`...)
+		dst = appendKVs(dst, e.FilteredAttributes)
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+// appendHex writes b as a quoted lowercase hex string.
+func appendHex(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	for _, c := range b {
+		dst = append(dst, hex[c>>4], hex[c&0xf])
+	}
+	return append(dst, '"')
+}
+
+// appendKVs renders attributes as an object in the order given (the SDK
+// has already removed duplicate keys from recorded and span attributes).
+func appendKVs(dst []byte, kvs []attribute.KeyValue) []byte {
+	dst = append(dst, '{')
+	for i, kv := range kvs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, string(kv.Key))
+		dst = append(dst, ':')
+		dst = appendValue(dst, kv.Value)
+	}
+	return append(dst, '}')
 }
 
 func appendExpPoints[N int64 | float64](dst []byte, pts []metricdata.ExponentialHistogramDataPoint[N], num func([]byte, N) []byte) []byte {
@@ -202,6 +260,7 @@ func appendExpPoints[N int64 | float64](dst []byte, pts []metricdata.Exponential
 		dst = strconv.AppendUint(dst, p.ZeroCount, 10)
 		dst = appendExpBuckets(dst, `,"positive":`, p.PositiveBucket)
 		dst = appendExpBuckets(dst, `,"negative":`, p.NegativeBucket)
+		dst = appendExemplars(dst, p.Exemplars, num)
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')

@@ -1,6 +1,7 @@
 package jsonexp_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"testing"
@@ -15,8 +16,9 @@ import (
 )
 
 // FuzzAppendJSON renders metrics with arbitrary names, units, attribute
-// keys and values (any bytes, NaN, infinities) and requires valid JSON that
-// round-trips the strings as encoding/json would.
+// keys and values (any bytes, NaN, infinities), and an exemplar with
+// arbitrary id bytes, and requires valid JSON that round-trips the strings
+// as encoding/json would and renders the ids as hex.
 func FuzzAppendJSON(f *testing.F) {
 	f.Add("requests", "s", "route", "/a", 1.5, int64(3))
 	f.Add("\xff\x00\"<", "\u2028", "k\n", "v\\", math.NaN(), int64(-1))
@@ -33,6 +35,8 @@ func FuzzAppendJSON(f *testing.F) {
 					{Name: name, Data: metricdata.Gauge[float64]{DataPoints: []metricdata.DataPoint[float64]{{Attributes: attrs, Value: x}}}},
 					{Name: name, Data: metricdata.Histogram[float64]{DataPoints: []metricdata.HistogramDataPoint[float64]{{
 						Attributes: attrs, Count: 2, Sum: x, Bounds: []float64{x, 1}, BucketCounts: []uint64{1, 0, 1}, Min: metricdata.NewExtrema(x),
+						Exemplars: []metricdata.Exemplar[float64]{{Value: x, Time: time.Unix(0, n%1e18), TraceID: []byte(val), SpanID: []byte(key),
+							FilteredAttributes: []attribute.KeyValue{attribute.String(key, val), attribute.Int64(name, n)}}},
 					}}}},
 				},
 			}},
@@ -41,7 +45,15 @@ func FuzzAppendJSON(f *testing.F) {
 		var back struct {
 			Scopes []struct {
 				Name    string
-				Metrics []struct{ Name, Unit string }
+				Metrics []struct {
+					Name, Unit string
+					Points     []struct {
+						Exemplars []struct {
+							TraceID string `json:"trace_id"`
+							SpanID  string `json:"span_id"`
+						}
+					}
+				}
 			}
 		}
 		if err := json.Unmarshal(out, &back); err != nil {
@@ -50,6 +62,10 @@ func FuzzAppendJSON(f *testing.F) {
 		want := func(s string) string { b, _ := json.Marshal(s); var r string; _ = json.Unmarshal(b, &r); return r }
 		if back.Scopes[0].Name != want(name) || back.Scopes[0].Metrics[0].Unit != want(unit) {
 			t.Fatalf("strings did not round-trip: %q/%q vs %q/%q", back.Scopes[0].Name, back.Scopes[0].Metrics[0].Unit, name, unit)
+		}
+		ex := back.Scopes[0].Metrics[2].Points[0].Exemplars
+		if len(ex) != 1 || ex[0].TraceID != hex.EncodeToString([]byte(val)) || ex[0].SpanID != hex.EncodeToString([]byte(key)) {
+			t.Fatalf("exemplar ids did not render as hex of %q/%q: %+v", val, key, ex)
 		}
 	})
 }
