@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +96,59 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 		return ""
 	})
+
+	// The traces panel: a provision run from /traces.json, opened by its
+	// trace id, shows its span waterfall with the handler's status PATCH.
+	var list struct {
+		Handlers []struct {
+			Resource, Handler string
+			Recent            []struct {
+				TraceID string `json:"trace_id"`
+				Spans   []struct{ Name string }
+			}
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/traces.json?resource=widgets.example.com&handler=provision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if err != nil || len(list.Handlers) != 1 || len(list.Handlers[0].Recent) == 0 {
+		t.Fatalf("/traces.json has no provision runs (%v): %+v", err, list)
+	}
+	run := list.Handlers[0].Recent[0]
+	var names []string
+	for _, sp := range run.Spans {
+		names = append(names, sp.Name)
+	}
+	if len(names) < 2 || names[0] != "create widgets.example.com" || !slices.Contains(names, "PATCH widgets/status") {
+		t.Errorf("provision run spans = %v, want the handler span and its PATCH widgets/status child", names)
+	}
+	traceURL := url + "#resource=widgets.example.com&handler=provision&trace_id=" + run.TraceID
+	tdom := testpeers.ChromiumDOM(t, traceURL, 5*time.Second)
+	for _, want := range []string{`data-traces="on"`, `data-run="` + run.TraceID + `"`, "PATCH widgets/status", `class="wf-row"`} {
+		if !strings.Contains(tdom, want) {
+			t.Errorf("traces panel lacks %s", want)
+		}
+	}
+	if strings.Contains(tdom, "</p>null<") {
+		t.Error(`the waterfall renders a missing links line as the text "null"`)
+	}
+	if n := strings.Count(tdom, `class="wf-row"`); n < 2 {
+		t.Errorf("waterfall has %d rows, want the handler span and its child", n)
+	}
+	tpng := filepath.Join(t.TempDir(), "statusz-traces.png")
+	testpeers.ChromiumScreenshot(t, traceURL, tpng, 1280, 2200, 6*time.Second)
+	if st, err := os.Stat(tpng); err != nil || st.Size() < 20_000 {
+		t.Fatalf("traces screenshot missing or blank (%v, %v)", err, st)
+	}
+	if os.Getenv("OPTEL_UPDATE_SCREENSHOT") == "1" {
+		b, _ := os.ReadFile(tpng)
+		if err := os.WriteFile(filepath.Join(testpeers.RepoRoot(t), "docs", "statusz-traces.png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	png := filepath.Join(t.TempDir(), "statusz.png")
 	testpeers.ChromiumScreenshot(t, url, png, 1280, 900, 9*time.Second)
