@@ -150,6 +150,18 @@ func TestAllSignalsReachRealCollector(t *testing.T) {
 		}
 		return "no create span for Widget linked"
 	})
+	// Daemon and Background starts are short spans of their own.
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		var daemon, activity bool
+		for _, s := range col.Sink.Spans() {
+			daemon = daemon || (s.Name == "daemon widgets.example.com" && s.Attrs["optel.handler"] == "connection" && s.Attrs["optel.daemon.attempt"] == "0")
+			activity = activity || (s.Name == "activity reporter" && s.Attrs["optel.handler"] == "reporter")
+		}
+		if !daemon || !activity {
+			return fmt.Sprintf("daemon start span %v, reporter activity span %v", daemon, activity)
+		}
+		return ""
+	})
 	if strings.Contains(run.TraceID, "0000000000000000") {
 		t.Errorf("implausible trace id %s", run.TraceID)
 	}
