@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
 )
@@ -108,6 +109,50 @@ func BenchmarkScrapeRepairs(b *testing.B) {
 			}
 			b.ReportAllocs()
 			req, _ := http.NewRequest("GET", "/metrics", nil)
+			for b.Loop() {
+				exp.Handler().ServeHTTP(&discard{h: http.Header{}}, req)
+			}
+		})
+	}
+}
+
+// BenchmarkScrapeExemplars prices rendering exemplars: n counter and n
+// histogram series scraped as OpenMetrics by the optel encoder, recorded
+// inside a sampled span with the trace-based filter (each counter and the
+// histogram bucket its value fell in carry an exemplar: trace_id, span_id,
+// value, timestamp) against the same data recorded with exemplars off.
+func BenchmarkScrapeExemplars(b *testing.B) {
+	const n = 2000
+	for _, tc := range []struct {
+		name   string
+		filter exemplar.Filter
+	}{
+		{"off", exemplar.AlwaysOffFilter},
+		{"on", exemplar.TraceBasedFilter},
+	} {
+		b.Run(fmt.Sprintf("exemplars=%s/series=%d", tc.name, 2*n), func(b *testing.B) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+			defer tp.Shutdown(context.Background())
+			ctx, span := tp.Tracer("b").Start(context.Background(), "record")
+			defer span.End()
+			exp, err := prometheus.New(prometheus.WithoutTargetInfo())
+			if err != nil {
+				b.Fatal(err)
+			}
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp.Reader()), sdkmetric.WithCardinalityLimit(0), sdkmetric.WithExemplarFilter(tc.filter))
+			defer mp.Shutdown(ctx)
+			c, _ := mp.Meter("b").Int64Counter("requests", metric.WithDescription("r"))
+			h, _ := mp.Meter("b").Float64Histogram("latency", metric.WithUnit("s"), metric.WithDescription("l"), metric.WithExplicitBucketBoundaries(buckets...))
+			for i := range n {
+				o := metric.WithAttributes(attribute.String("id", fmt.Sprint(i)))
+				c.Add(ctx, int64(i), o)
+				h.Record(ctx, float64(i%100)/10, o)
+			}
+			req, _ := http.NewRequest("GET", "/metrics", nil)
+			req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0")
+			w := &discard{h: http.Header{}}
+			exp.Handler().ServeHTTP(w, req)
+			b.ReportAllocs()
 			for b.Loop() {
 				exp.Handler().ServeHTTP(&discard{h: http.Header{}}, req)
 			}

@@ -26,7 +26,7 @@ var parseEncoder = setting.OneOf("unknown Prometheus encoder", false, EncoderOpt
 func NewConfig() *Config {
 	return &Config{Encoder: setting.Var[Encoder]{
 		Flag: FlagEncoder, FlagType: "string", FlagDefault: string(EncoderOptel), Option: "prometheus.Config.Encoder",
-		Usage:   "Prometheus scrape encoder: optel (renders straight from the collected data, shares concurrent scrapes) or stock (the OTel Prometheus exporter; exemplars and native histograms over protobuf).",
+		Usage:   "Prometheus scrape encoder: optel (renders straight from the collected data, shares concurrent scrapes) or stock (the OTel Prometheus exporter; native histograms over protobuf). Both write exemplars in OpenMetrics.",
 		Default: EncoderOptel,
 		Parse:   parseEncoder,
 		Check: func(src string, e Encoder) error {

@@ -16,10 +16,25 @@
 //     encoder drops it (below).
 //   - EncoderStock: go.opentelemetry.io/otel/exporters/prometheus in a
 //     private client_golang registry, served by promhttp. Choose it for
-//     exemplars in OpenMetrics and for exponential histograms as native
-//     histograms over the protobuf format; the optel encoder renders an
-//     exponential histogram as its +Inf bucket, sum and count, as the
-//     stock text output does.
+//     exponential histograms as native histograms over the protobuf
+//     format; the optel encoder renders an exponential histogram as its
+//     +Inf bucket, sum and count, as the stock text output does.
+//
+// Both write exemplars in OpenMetrics (the text format has no syntax for
+// them): on histogram buckets and on counters' _total lines, one per line.
+// The optel encoder (exemplar.go) puts each exemplar on the bucket its
+// value falls in and, of several for one line, writes the most recent;
+// its labels are trace_id and span_id (when the measurement had a span)
+// and the exemplar's filtered attributes, sanitized and counted like
+// label values, within OpenMetrics' 128 code points: trace_id and span_id
+// are kept and the filtered attributes that do not fit are left out. Its
+// exemplars are the stock encoder's (TestEncoderEquivalenceExemplars)
+// except that it leaves out empty IDs, keeps an exemplar whose attributes
+// overflow the limit or hold invalid UTF-8 (the stock encoder drops every
+// exemplar of such a point) and writes timestamps exactly. Families a
+// FamilyTransform rewrites carry none. The SDK keeps exemplars only when
+// its exemplar filter lets it (optel's telemetry package turns them off by
+// default).
 //
 // A scrape never breaks on bad data. Prometheus rejects a whole scrape for
 // one label value or HELP text that is not valid UTF-8, and drops the

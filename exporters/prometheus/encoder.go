@@ -16,8 +16,8 @@ const (
 	EncoderOptel Encoder = "optel"
 	// EncoderStock is go.opentelemetry.io/otel/exporters/prometheus served
 	// by promhttp. It is what to choose for what the optel encoder does not
-	// render: exemplars (OpenMetrics), and exponential histograms as native
-	// histograms over the protobuf format.
+	// render: exponential histograms as native histograms over the
+	// protobuf format. Both encoders write exemplars in OpenMetrics.
 	EncoderStock Encoder = "stock"
 )
 

@@ -3,11 +3,15 @@ package prometheus_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -19,7 +23,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/optel-dev/optel/exporters/prometheus"
@@ -299,4 +305,263 @@ func recordOptelFamilies(t *testing.T, mp *sdkmetric.MeterProvider) {
 	q.Add(ctx, 4, metric.WithAttributes(attribute.String("resource", "widgets")))
 	l, _ := m.Int64Gauge("optel.leader", metric.WithDescription("Leader."))
 	l.Record(ctx, 1)
+}
+
+// recordExemplars records, inside sampled spans of a real TracerProvider
+// and through one MeterProvider with every measurement offered as an
+// exemplar, a histogram whose values fall in several buckets (one on a
+// bound, one above the last bound), counters and the instruments that
+// carry no exemplars (a gauge, an up-down counter, an exponential
+// histogram). Views drop an attribute of the histogram and of a counter,
+// so their exemplars carry it as a filtered attribute. A few measurements
+// are made outside any span: their exemplars have no trace_id or span_id.
+// Every bucket of a histogram series and every counter series gets at most
+// one measurement: each reader's reservoir samples a bucket's measurements
+// at random, independently of the other reader's, so with more the two
+// encoders could be shown different exemplars.
+func recordExemplars(t *testing.T, readers ...sdkmetric.Reader) *sdkmetric.MeterProvider {
+	t.Helper()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tracer := tp.Tracer("test")
+	opts := []sdkmetric.Option{
+		sdkmetric.WithResource(resource.NewSchemaless(attribute.String("service.name", "ex"))),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOnFilter),
+		sdkmetric.WithView(
+			sdkmetric.NewView(sdkmetric.Instrument{Name: "job.duration"}, sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter("job")}),
+			sdkmetric.NewView(sdkmetric.Instrument{Name: "jobs"}, sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter("job")}),
+			sdkmetric.NewView(sdkmetric.Instrument{Name: "exp.latency"},
+				sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})),
+	}
+	for _, r := range readers {
+		opts = append(opts, sdkmetric.WithReader(r))
+	}
+	mp := sdkmetric.NewMeterProvider(opts...)
+	m := mp.Meter("optel.dev/ex")
+	inSpan := func(f func(ctx context.Context)) {
+		ctx, span := tracer.Start(context.Background(), "work")
+		f(ctx)
+		span.End()
+	}
+	h, _ := m.Float64Histogram("job.duration", metric.WithUnit("s"), metric.WithDescription("Job time."),
+		metric.WithExplicitBucketBoundaries(0.1, 0.5, 1, 5))
+	for i, r := range []struct {
+		job string
+		v   float64
+	}{{"x", 0.05}, {"x", 0.4}, {"x", 2}, {"y", 0.5}, {"y", 9}} { // one per bucket; 0.5 on a bound
+		inSpan(func(ctx context.Context) {
+			h.Record(ctx, r.v, metric.WithAttributes(attribute.String("job", r.job), attribute.String("user.id", fmt.Sprint("u-", i))))
+		})
+	}
+	h.Record(context.Background(), 0.2, metric.WithAttributes(attribute.String("job", "z")))
+	ih, _ := m.Int64Histogram("payload.size", metric.WithUnit("By"), metric.WithDescription("Size."), metric.WithExplicitBucketBoundaries(10, 100))
+	inSpan(func(ctx context.Context) { ih.Record(ctx, 50) })
+
+	ic, _ := m.Int64Counter("jobs", metric.WithDescription("Jobs."))
+	inSpan(func(ctx context.Context) { ic.Add(ctx, 2, metric.WithAttributes(attribute.String("job", "a"))) })
+	inSpan(func(ctx context.Context) {
+		ic.Add(ctx, 3, metric.WithAttributes(attribute.String("job", "b"), attribute.String("user.id", "u-9")))
+	})
+	ic.Add(context.Background(), 4, metric.WithAttributes(attribute.String("job", "c")))
+	fc, _ := m.Float64Counter("bytes.sent", metric.WithUnit("By"), metric.WithDescription("Bytes."))
+	inSpan(func(ctx context.Context) { fc.Add(ctx, 1.5) })
+
+	ud, _ := m.Int64UpDownCounter("queue.depth", metric.WithDescription("Depth."))
+	g, _ := m.Float64Gauge("temperature", metric.WithUnit("Cel"), metric.WithDescription("T."))
+	eh, _ := m.Float64Histogram("exp.latency", metric.WithUnit("s"), metric.WithDescription("Latency."))
+	inSpan(func(ctx context.Context) {
+		ud.Add(ctx, 5)
+		g.Record(ctx, 21.5)
+		eh.Record(ctx, 3)
+	})
+	return mp
+}
+
+// exemplarOf is an exemplar as parsed from an OpenMetrics line.
+type exemplarOf struct {
+	labels    map[string]string
+	value, ts float64
+}
+
+// splitExemplars removes the exemplars from an OpenMetrics body and
+// returns them by the sample they were on ("name{labels}").
+func splitExemplars(t *testing.T, body []byte) ([]byte, map[string]exemplarOf) {
+	t.Helper()
+	exs := map[string]exemplarOf{}
+	var out strings.Builder
+	for _, l := range strings.SplitAfter(string(body), "\n") {
+		i := strings.Index(l, " # {")
+		if strings.HasPrefix(l, "#") || i < 0 {
+			out.WriteString(l)
+			continue
+		}
+		// Sample label values in this data hold no " # {".
+		sample, ex := l[:i], strings.TrimSuffix(l[i+len(" # "):], "\n")
+		out.WriteString(sample + "\n")
+		end := strings.LastIndexByte(ex, '}')
+		labels, rest := ex[1:end], strings.Fields(ex[end+1:])
+		e := exemplarOf{labels: map[string]string{}}
+		for _, pair := range splitLabelPairs(labels) {
+			name, quoted, _ := strings.Cut(pair, "=")
+			v, err := strconv.Unquote(quoted)
+			if err != nil {
+				t.Fatalf("exemplar label %q in %q: %v", pair, l, err)
+			}
+			e.labels[name] = v
+		}
+		if len(rest) != 2 {
+			t.Fatalf("exemplar %q: want a value and a timestamp", ex)
+		}
+		var err1, err2 error
+		e.value, err1 = strconv.ParseFloat(rest[0], 64)
+		e.ts, err2 = strconv.ParseFloat(rest[1], 64)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatalf("exemplar %q: %v", ex, err)
+		}
+		exs[sample[:strings.LastIndexByte(sample, ' ')]] = e
+	}
+	return []byte(out.String()), exs
+}
+
+// splitLabelPairs splits `a="x",b="y,z"` at the commas between pairs.
+func splitLabelPairs(s string) []string {
+	var pairs []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && s[i] == ',':
+			pairs = append(pairs, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		pairs = append(pairs, s[start:])
+	}
+	return pairs
+}
+
+// TestEncoderEquivalenceExemplars: on the same recorded data, the optel
+// encoder's OpenMetrics output carries the exemplars the stock encoder's
+// does, on the same lines, and is otherwise the same bytes. What differs
+// by design is normalised before comparing: the stock encoder writes
+// trace_id="" and span_id="" for a measurement without a span (optel
+// leaves them out), its exemplar labels come in map order, and its
+// timestamps go through a float64. The timestamps are compared to within
+// a second because each reader's reservoir stamps a measurement with its
+// own clock reading. When the SDK hands over several exemplars for one
+// bucket or counter, the encoders may choose differently (stock the last
+// of the list, optel the most recent; TestExemplarRendering covers that);
+// the data here gives each reservoir one, so the choices must agree.
+// promtool's OpenMetrics parser accepts both bodies, and promtool check
+// metrics the text format of the same data, which carries no exemplars.
+func TestEncoderEquivalenceExemplars(t *testing.T) {
+	optel, err := prometheus.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stock, err := prometheus.New(prometheus.WithEncoder(prometheus.EncoderStock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := recordExemplars(t, optel.Reader(), stock.Reader())
+	defer mp.Shutdown(context.Background())
+
+	got, want := scrape(t, optel.Handler(), acceptOM), scrape(t, stock.Handler(), acceptOM)
+	for name, b := range map[string][]byte{"optel": got, "stock": want} {
+		checkExposition(t, name, b)
+		if out, ok := testpeers.PromtoolOpenMetrics(t, b); !ok {
+			t.Errorf("%s: promtool's OpenMetrics parser rejects the body: %s\n%s", name, out, b)
+		}
+	}
+	text := scrape(t, optel.Handler(), acceptText)
+	if strings.Contains(string(text), "# {") {
+		t.Errorf("the text format carries exemplars:\n%s", text)
+	}
+	if out, ok := testpeers.Promtool(t, text); !ok {
+		t.Errorf("promtool check metrics failed: %s\n%s", out, text)
+	}
+
+	gotBody, gotEx := splitExemplars(t, got)
+	wantBody, wantEx := splitExemplars(t, want)
+	if gb, wb := familyBlocks(gotBody), familyBlocks(wantBody); !slices.Equal(gb, wb) {
+		t.Errorf("without exemplars, optel and stock outputs differ\n--- optel:\n%s\n--- stock:\n%s", got, want)
+	}
+	for sample, w := range wantEx {
+		for _, id := range []string{"trace_id", "span_id"} {
+			if w.labels[id] == "" {
+				delete(w.labels, id)
+			}
+		}
+		g, ok := gotEx[sample]
+		switch {
+		case !ok:
+			t.Errorf("%s: no exemplar from optel, stock wrote %+v", sample, w)
+		case !maps.Equal(g.labels, w.labels) || g.value != w.value || math.Abs(g.ts-w.ts) > 1:
+			t.Errorf("%s: optel exemplar %+v, stock %+v", sample, g, w)
+		}
+	}
+	for sample := range gotEx {
+		if _, ok := wantEx[sample]; !ok {
+			t.Errorf("%s: optel wrote an exemplar the stock encoder did not: %+v", sample, gotEx[sample])
+		}
+	}
+	// Not vacuous: the buckets and counters that got measurements carry
+	// them, with and without a span, with a filtered attribute.
+	for _, sample := range []string{
+		`job_duration_seconds_bucket{job="x",le="0.1"}`, `job_duration_seconds_bucket{job="x",le="0.5"}`,
+		`job_duration_seconds_bucket{job="x",le="5.0"}`, `job_duration_seconds_bucket{job="y",le="0.5"}`,
+		`job_duration_seconds_bucket{job="y",le="+Inf"}`, `job_duration_seconds_bucket{job="z",le="0.5"}`,
+		`payload_size_bytes_bucket{le="100.0"}`, `jobs_total{job="a"}`, `jobs_total{job="b"}`, `jobs_total{job="c"}`,
+		`bytes_sent_total`,
+	} {
+		if _, ok := gotEx[sample]; !ok {
+			t.Errorf("no exemplar on %s:\n%s", sample, got)
+		}
+	}
+	if n := len(gotEx); n != 11 {
+		t.Errorf("%d exemplars, want the 11 above:\n%s", n, got)
+	}
+	if e := gotEx[`job_duration_seconds_bucket{job="y",le="0.5"}`]; e.value != 0.5 || e.labels["user_id"] != "u-3" || len(e.labels["trace_id"]) != 32 || len(e.labels["span_id"]) != 16 {
+		t.Errorf("the (0.1, 0.5] bucket of job y: %+v, want 0.5 by u-3, with its trace", e)
+	}
+	if e := gotEx[`jobs_total{job="c"}`]; len(e.labels) != 0 {
+		t.Errorf("an exemplar recorded outside a span has labels %v, want none", e.labels)
+	}
+
+	t.Run("where they differ", func(t *testing.T) {
+		// An exemplar whose filtered attributes overflow 128 code points
+		// or hold invalid UTF-8: the stock encoder drops every exemplar of
+		// the point, the optel encoder keeps it and leaves out or repairs
+		// the attribute.
+		optel, _ := prometheus.New(prometheus.WithoutTargetInfo(), prometheus.WithErrorHandler(func(error) {}))
+		stock, _ := prometheus.New(prometheus.WithoutTargetInfo(), prometheus.WithEncoder(prometheus.EncoderStock))
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+		defer tp.Shutdown(context.Background())
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(optel.Reader()), sdkmetric.WithReader(stock.Reader()),
+			sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: "jobs"}, sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter("job")})))
+		defer mp.Shutdown(context.Background())
+		c, _ := mp.Meter("m").Int64Counter("jobs", metric.WithDescription("Jobs."))
+		ctx, span := tp.Tracer("t").Start(context.Background(), "work")
+		c.Add(ctx, 1, metric.WithAttributes(attribute.String("job", "long"), attribute.String("note", strings.Repeat("x", 100))))
+		c.Add(ctx, 1, metric.WithAttributes(attribute.String("job", "bad"), attribute.String("note", "x\xffy")))
+		span.End()
+		_, gotEx := splitExemplars(t, scrape(t, optel.Handler(), acceptOM))
+		_, wantEx := splitExemplars(t, scrape(t, stock.Handler(), acceptOM))
+		for _, tc := range []struct{ sample, note string }{
+			{`jobs_total{job="long"}`, ""},
+			{`jobs_total{job="bad"}`, "x\uFFFDy"},
+		} {
+			if e, ok := wantEx[tc.sample]; ok {
+				t.Errorf("%s: stock wrote an exemplar %+v; want none (client_golang rejects it)", tc.sample, e)
+			}
+			e, ok := gotEx[tc.sample]
+			if !ok || e.labels["trace_id"] != span.SpanContext().TraceID().String() || e.labels["note"] != tc.note {
+				t.Errorf("%s: optel exemplar %+v (written: %v), want its trace_id and note=%q", tc.sample, e, ok, tc.note)
+			}
+		}
+	})
 }

@@ -33,8 +33,9 @@ const (
 // renderer is the optel encoder: it collects from a ManualReader into a
 // ResourceMetrics it keeps between scrapes (the SDK reuses its slices, so a
 // steady-state collection allocates little) and writes the text format or
-// OpenMetrics straight from metricdata into a caller's buffer. Nothing is
-// converted into client_golang metric objects.
+// OpenMetrics, with exemplars (exemplar.go), straight from metricdata into
+// a caller's buffer. Nothing is converted into client_golang metric
+// objects.
 //
 // Renders are serialized by mu, which also guards the caches; concurrent
 // scrapes of one format share a render (see handler).
@@ -60,8 +61,10 @@ type renderer struct {
 	le       [][]byte // formatted bucket bounds of the current metric
 	leBounds []float64
 	leOM     bool
-	scratch  []byte // side buffer for families rendered through expfmt
-	side     []byte // side buffer for repairs: a foreign family, a marking pass
+	scratch  []byte   // side buffer for families rendered through expfmt
+	exBucket []int32  // the exemplar chosen per bucket of the current point
+	exNames  []string // label names of the exemplar being written
+	side     []byte   // side buffer for repairs: a foreign family, a marking pass
 
 	// Repairs (repair.go). gen counts family renderings; pass is where the
 	// rendering of the family called family stands.
@@ -346,15 +349,17 @@ func (r *renderer) appendMembers(b []byte, f *family, om bool) []byte {
 			break
 		}
 		r.member = i
+		// OpenMetrics allows exemplars on counters, not on gauges.
+		exemplars := om && f.typ == dto.MetricType_COUNTER
 		switch v := mem.m.Data.(type) {
 		case metricdata.Sum[int64]:
-			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om, exemplars)
 		case metricdata.Sum[float64]:
-			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om, exemplars)
 		case metricdata.Gauge[int64]:
-			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om, false)
 		case metricdata.Gauge[float64]:
-			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om)
+			b = appendPoints(r, b, f.name, mem.scope, v.DataPoints, om, false)
 		case metricdata.Histogram[int64]:
 			b = appendHistogram(r, b, f.name, mem.scope, v.DataPoints, om)
 		case metricdata.Histogram[float64]:
@@ -396,7 +401,9 @@ func appendHeader(b []byte, name, help string, typ dto.MetricType, om bool) (_ [
 	return b, sanitized
 }
 
-func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.DataPoint[N], om bool) []byte {
+// appendPoints renders counter and gauge points; with exemplars (an
+// OpenMetrics counter), each line carries its point's latest exemplar.
+func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *instrumentation.Scope, dps []metricdata.DataPoint[N], om, exemplars bool) []byte {
 	for i := range dps {
 		if r.pass != passPlain {
 			if stop, skip := r.repairPass(dps[i].Attributes, scope); stop {
@@ -410,6 +417,9 @@ func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *
 		}
 		b = appendSeries(b, name, "", r.lbl, nil)
 		b = appendValue(b, float64(dps[i].Value), om)
+		if exemplars && len(dps[i].Exemplars) > 0 {
+			b = appendExemplar(r, b, &dps[i].Exemplars[latest(dps[i].Exemplars)])
+		}
 		b = append(b, '\n')
 	}
 	return b
@@ -429,6 +439,10 @@ func appendHistogram[N int64 | float64](r *renderer, b []byte, name string, scop
 			continue
 		}
 		les := r.bounds(dp.Bounds, om)
+		var ex []int32 // per bucket, the exemplar to write or -1 (OpenMetrics only)
+		if om && len(dp.Exemplars) > 0 {
+			ex = latestInBuckets(r, dp.Bounds, dp.Exemplars)
+		}
 		var cum uint64
 		for j, le := range les {
 			if j < len(dp.BucketCounts) {
@@ -436,10 +450,16 @@ func appendHistogram[N int64 | float64](r *renderer, b []byte, name string, scop
 			}
 			b = appendSeries(b, name, "_bucket", r.lbl, le)
 			b = appendCount(b, cum, om)
+			if ex != nil && ex[j] >= 0 {
+				b = appendExemplar(r, b, &dp.Exemplars[ex[j]])
+			}
 			b = append(b, '\n')
 		}
 		b = appendSeries(b, name, "_bucket", r.lbl, infBound)
 		b = appendCount(b, dp.Count, om)
+		if ex != nil && ex[len(les)] >= 0 {
+			b = appendExemplar(r, b, &dp.Exemplars[ex[len(les)]])
+		}
 		b = append(b, '\n')
 		b = appendSums(b, name, r.lbl, float64(dp.Sum), dp.Count, om)
 	}

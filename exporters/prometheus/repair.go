@@ -151,6 +151,12 @@ func (r *renderer) track(li *labelInfo, kv attribute.KeyValue) {
 
 func (r *renderer) noteSanitized() {
 	r.alike() // values that differ only in invalid bytes render alike
+	r.countSanitized()
+}
+
+// countSanitized counts a repaired text that is not part of a series'
+// identity (an exemplar's label value).
+func (r *renderer) countSanitized() {
 	r.rep.sanitized++
 	if r.rep.firstSanitized == "" {
 		r.rep.firstSanitized = r.family
