@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +41,7 @@ func TestAllSignalsReachRealCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := testpeers.StartCollector(t)
-	startWidgets(t, []string{
+	addr, _ := startWidgets(t, []string{
 		"KUBECONFIG=" + kc,
 		"OTEL_TRACES_EXPORTER=otlp",
 		"OTEL_LOGS_EXPORTER=otlp",
@@ -165,4 +169,74 @@ func TestAllSignalsReachRealCollector(t *testing.T) {
 	if strings.Contains(run.TraceID, "0000000000000000") {
 		t.Errorf("implausible trace id %s", run.TraceID)
 	}
+
+	// Exemplars: an OpenMetrics scrape carries trace ids on the handler
+	// duration buckets; Prometheus's OpenMetrics parser accepts the body;
+	// a real Prometheus with exemplar storage returns a trace id that the
+	// Collector also received as a span.
+	body := scrapeOpenMetrics(t, addr)
+	var exemplarTraces []string
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "optel_handler_duration_seconds_bucket{") || !strings.Contains(line, `handler="provision"`) {
+			continue
+		}
+		if m := traceIDRe.FindStringSubmatch(line); m != nil {
+			exemplarTraces = append(exemplarTraces, m[1])
+		}
+	}
+	if len(exemplarTraces) == 0 {
+		t.Fatalf("no exemplar with a trace_id on optel_handler_duration_seconds_bucket{handler=\"provision\"} in the OpenMetrics scrape")
+	}
+	if out, ok := testpeers.PromtoolOpenMetrics(t, []byte(body)); !ok {
+		t.Errorf("Prometheus's OpenMetrics parser (promtool tsdb create-blocks-from openmetrics) rejects the scrape:\n%s", out)
+	}
+	if out, ok := testpeers.Promtool(t, []byte(scrape(t, addr))); !ok {
+		t.Errorf("promtool check metrics rejects the text-format scrape:\n%s", out)
+	}
+	spanTraces := map[string]bool{}
+	for _, s := range col.Sink.Spans() {
+		spanTraces[s.TraceID] = true
+	}
+	if !slices.ContainsFunc(exemplarTraces, func(id string) bool { return spanTraces[id] }) {
+		t.Errorf("exemplar trace ids %v: none is a trace the Collector received", exemplarTraces)
+	}
+	prom := testpeers.StartPrometheusWithFeatures(t, []string{"exemplar-storage"}, addr)
+	prom.WaitTargetsUp(t)
+	from := time.Now().Add(-10 * time.Minute)
+	testpeers.Eventually(t, 60*time.Second, func() string {
+		got := prom.QueryExemplars(t, `optel_handler_duration_seconds_bucket{handler="provision"}`, from, time.Now().Add(time.Minute))
+		var ids []string
+		for _, series := range got {
+			for _, e := range series.Exemplars {
+				if spanTraces[e.Labels["trace_id"]] {
+					return ""
+				}
+				ids = append(ids, e.Labels["trace_id"])
+			}
+		}
+		return fmt.Sprintf("Prometheus returned exemplar trace ids %v, none of a span the Collector received", ids)
+	})
+}
+
+var traceIDRe = regexp.MustCompile(`# \{[^}]*trace_id="([0-9a-f]{32})"`)
+
+// scrapeOpenMetrics scrapes /metrics asking for OpenMetrics, as
+// Prometheus does.
+func scrapeOpenMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Fatalf("Content-Type %q, want OpenMetrics", ct)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
