@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	prom "github.com/prometheus/client_golang/prometheus"
@@ -138,4 +139,37 @@ func BenchmarkUpDownCounterAdd(b *testing.B) {
 			vec.WithLabelValues("widgets.example.com", "on_create", "success").Inc()
 		}
 	})
+}
+
+// BenchmarkScrapeExemplarFilter measures what the trace_based exemplar
+// filter, the default when traces are on, costs a scrape of 4000 counter
+// and histogram series recorded outside any span (so no exemplar is kept),
+// against always_off, the default when traces are off.
+func BenchmarkScrapeExemplarFilter(b *testing.B) {
+	for _, f := range []telemetry.ExemplarFilter{telemetry.ExemplarsOff, telemetry.ExemplarsTraceBased} {
+		b.Run(string(f), func(b *testing.B) {
+			ctx := context.Background()
+			tp, err := telemetry.New(ctx, telemetry.WithEnvironment(noEnv), telemetry.WithExporters("prometheus"), telemetry.WithTracesExporters("none"), telemetry.WithExemplarFilter(f))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tp.Shutdown(ctx)
+			c, _ := tp.Meter("bench").Int64Counter("c")
+			h, _ := tp.Meter("bench").Float64Histogram("h", metric.WithUnit("s"))
+			for i := range 2000 {
+				a := metric.WithAttributes(attribute.Int("i", i))
+				c.Add(ctx, 1, a)
+				h.Record(ctx, 0.1, a)
+			}
+			srv := tp.Routes()["/metrics"]
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+				if rec.Code != 200 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
 }

@@ -110,7 +110,10 @@ func New(ctx context.Context, opts ...Option) (*Provider, error) {
 		sdkmetric.WithCardinalityLimit(c.cardinality.val),
 		sdkmetric.WithExemplarFilter(exemplarFilter(c.exemplars.val)),
 	}
-	if len(c.views) > 0 {
+	switch {
+	case c.exemplars.val != ExemplarsOff:
+		mpOpts = append(mpOpts, sdkmetric.WithView(exemplarViews(c.views)...))
+	case len(c.views) > 0:
 		mpOpts = append(mpOpts, sdkmetric.WithView(c.views...))
 	}
 	var readers []sdkmetric.Reader
