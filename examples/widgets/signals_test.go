@@ -200,6 +200,17 @@ func TestAllSignalsReachRealCollector(t *testing.T) {
 	if !slices.ContainsFunc(exemplarTraces, func(id string) bool { return spanTraces[id] }) {
 		t.Errorf("exemplar trace ids %v: none is a trace the Collector received", exemplarTraces)
 	}
+	// OTLP carries them too: the Collector forwarded exemplars of
+	// optel.handler.duration whose trace ids are spans it received.
+	testpeers.Eventually(t, 30*time.Second, func() string {
+		got := col.Sink.ExemplarTraces("optel.handler.duration")
+		for _, id := range got {
+			if spanTraces[id] {
+				return ""
+			}
+		}
+		return fmt.Sprintf("OTLP exemplar trace ids on optel.handler.duration %v: none of a span the Collector received", got)
+	})
 	prom := testpeers.StartPrometheusWithFeatures(t, []string{"exemplar-storage"}, addr)
 	prom.WaitTargetsUp(t)
 	from := time.Now().Add(-10 * time.Minute)

@@ -2,6 +2,7 @@ package testpeers
 
 import (
 	"compress/gzip"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -121,17 +122,19 @@ func (c *Collector) Output() string { return c.proc.Output() }
 type Sink struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	spans    []SinkSpan
-	logs     []SinkLog
-	series   map[string]float64 // cumulative values; for delta sums, the total received
-	deltas   map[string]float64
-	resource map[string]string
-	requests int
+	mu    sync.Mutex
+	spans []SinkSpan
+	// exemplars are the trace ids of histogram exemplars, by metric.
+	exemplars map[string][]string
+	logs      []SinkLog
+	series    map[string]float64 // cumulative values; for delta sums, the total received
+	deltas    map[string]float64
+	resource  map[string]string
+	requests  int
 }
 
 func newSink(t testing.TB) *Sink {
-	s := &Sink{series: map[string]float64{}, deltas: map[string]float64{}, resource: map[string]string{}}
+	s := &Sink{series: map[string]float64{}, deltas: map[string]float64{}, resource: map[string]string{}, exemplars: map[string][]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -208,6 +211,11 @@ func (s *Sink) add(m *metricspb.Metric) {
 	case *metricspb.Metric_Histogram:
 		for _, p := range d.Histogram.DataPoints {
 			s.series[SeriesKey(m.Name, attrMap(p.Attributes))] = float64(p.Count)
+			for _, e := range p.Exemplars {
+				if len(e.TraceId) > 0 {
+					s.exemplars[m.Name] = append(s.exemplars[m.Name], hex.EncodeToString(e.TraceId))
+				}
+			}
 		}
 	}
 }

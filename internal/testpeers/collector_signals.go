@@ -100,3 +100,11 @@ func (s *Sink) Logs() []SinkLog {
 	defer s.mu.Unlock()
 	return slices.Clone(s.logs)
 }
+
+// ExemplarTraces returns the trace ids of the exemplars received on a
+// histogram metric.
+func (s *Sink) ExemplarTraces(metric string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.exemplars[metric])
+}
