@@ -629,7 +629,7 @@ func (c *controller) event(cause Cause, obj *unstructured.Unstructured) *rawEven
 		c:      c,
 		cause:  cause,
 		obj:    obj,
-		logger: c.e.log.With("resource", c.name, "namespace", obj.GetNamespace(), "name", obj.GetName()),
+		logger: newLazyLogger(c.e.log, "resource", c.name, "namespace", obj.GetNamespace(), "name", obj.GetName()),
 	}
 }
 

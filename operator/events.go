@@ -169,5 +169,5 @@ func (e *TypedEvent[T]) UpdateStatus(ctx context.Context, mutate func(obj T) err
 // PatchAnnotations sets (or, with a nil value, removes) annotations.
 func (e *TypedEvent[T]) PatchAnnotations(ctx context.Context, annotations map[string]*string) error {
 	u := e.raw.obj
-	return dynamicWriter{e.raw.c.e.dyn}.annotate(ctx, e.raw.c.res, u.GetNamespace(), u.GetName(), annotations)
+	return dynamicWriter{dyn: e.raw.c.e.dyn}.annotate(ctx, e.raw.c.res, u.GetNamespace(), u.GetName(), annotations)
 }

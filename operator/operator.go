@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -141,11 +142,17 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 		return nil, o.failNew(fmt.Errorf("create clientset: %w", err))
 	}
 	o.cfg = cfg
+	rawCfg := rest.CopyConfig(cfg)
+	rawCfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	raw, err := rest.UnversionedRESTClientFor(rawCfg)
+	if err != nil {
+		return nil, o.failNew(fmt.Errorf("create REST client: %w", err))
+	}
 	o.events = &events{component: opts.Name, kube: o.kube, drop: func(msg string) { o.log.Warn("dropped event", "reason", msg) }}
 	o.eng = &engine{
 		log: o.log, inst: o.inst, meter: o.meter, dyn: o.dyn,
 		tracer: tracer, tracing: tracer != nil,
-		writer: dynamicWriter{o.dyn},
+		writer: dynamicWriter{dyn: o.dyn, raw: raw},
 		events: o.events,
 		cfg: engineConfig{
 			workers: opts.Workers, handlerTimeout: opts.HandlerTimeout,

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -20,8 +21,26 @@ type objectWriter interface {
 	setFinalizer(ctx context.Context, r Resource, namespace, name, finalizer string, present bool) error
 }
 
-// dynamicWriter is the objectWriter of a running operator.
-type dynamicWriter struct{ dyn dynamic.Interface }
+// dynamicWriter is the objectWriter of a running operator. raw, when set,
+// sends the annotation patch and reads only its status: the patched
+// object in the response is not decoded (it is not used, and decoding it
+// cost about a quarter of optel's CPU per handled change).
+type dynamicWriter struct {
+	dyn dynamic.Interface
+	raw rest.Interface
+}
+
+// resourcePath is the API path of an object of r.
+func resourcePath(r Resource, ns, name string) string {
+	p := "/apis/" + r.Group + "/" + r.Version
+	if r.Group == "" {
+		p = "/api/" + r.Version
+	}
+	if ns != "" {
+		p += "/namespaces/" + ns
+	}
+	return p + "/" + r.Resource + "/" + name
+}
 
 func resourceClient(dyn dynamic.Interface, r Resource, namespace string) dynamic.ResourceInterface {
 	if namespace == "" {
@@ -35,7 +54,12 @@ func (w dynamicWriter) annotate(ctx context.Context, r Resource, ns, name string
 	if err != nil {
 		return err
 	}
-	if _, err := resourceClient(w.dyn, r, ns).Patch(ctx, name, types.MergePatchType, b, metav1.PatchOptions{}); err != nil {
+	if w.raw != nil {
+		err = w.raw.Patch(types.MergePatchType).AbsPath(resourcePath(r, ns, name)).Body(b).Do(ctx).Error()
+	} else {
+		_, err = resourceClient(w.dyn, r, ns).Patch(ctx, name, types.MergePatchType, b, metav1.PatchOptions{})
+	}
+	if err != nil {
 		return fmt.Errorf("annotate %s: %w", name, err)
 	}
 	return nil

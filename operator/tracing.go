@@ -164,7 +164,7 @@ func runLogger(l *slog.Logger, span trace.Span) *slog.Logger {
 	if !sc.IsValid() {
 		return l
 	}
-	return slog.New(spanHandler{Handler: l.Handler(), sc: sc}).With("trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
+	return slog.New(spanHandler{Handler: l.Handler().WithAttrs([]slog.Attr{slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())}), sc: sc})
 }
 
 type spanHandler struct {

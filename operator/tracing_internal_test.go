@@ -267,3 +267,41 @@ func TestAPIResource(t *testing.T) {
 		}
 	}
 }
+
+func TestResourcePath(t *testing.T) {
+	for _, tc := range []struct {
+		r        Resource
+		ns, want string
+	}{
+		{Resource{Group: "example.com", Version: "v1", Resource: "widgets"}, "ns", "/apis/example.com/v1/namespaces/ns/widgets/w"},
+		{Resource{Group: "example.com", Version: "v1", Resource: "clusterwidgets"}, "", "/apis/example.com/v1/clusterwidgets/w"},
+		{Resource{Version: "v1", Resource: "configmaps"}, "ns", "/api/v1/namespaces/ns/configmaps/w"},
+	} {
+		if got := resourcePath(tc.r, tc.ns, "w"); got != tc.want {
+			t.Errorf("resourcePath(%v, %q) = %q, want %q", tc.r, tc.ns, got, tc.want)
+		}
+	}
+}
+
+// TestLazyLoggerWritesLikeWith: the deferred attributes come out as With's
+// would, in order, before the record's own, groups included.
+func TestLazyLoggerWritesLikeWith(t *testing.T) {
+	var a, b bytes.Buffer
+	base := func(w *bytes.Buffer) *slog.Logger {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: func(_ []string, at slog.Attr) slog.Attr {
+			if at.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return at
+		}}))
+	}
+	want := base(&a).With("resource", "r", "name", "n").With("handler", "h")
+	got := newLazyLogger(base(&b), "resource", "r", "name", "n").With("handler", "h")
+	for _, l := range []*slog.Logger{want, got} {
+		l.Info("one", "k", 1)
+		l.WithGroup("g").Info("two", "k", 2)
+	}
+	if a.String() != b.String() {
+		t.Errorf("lazy logger wrote\n%s\nWith wrote\n%s", b.String(), a.String())
+	}
+}
