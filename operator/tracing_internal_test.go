@@ -16,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/optel-dev/optel/internal/observ"
 )
@@ -304,4 +305,40 @@ func TestLazyLoggerWritesLikeWith(t *testing.T) {
 	if a.String() != b.String() {
 		t.Errorf("lazy logger wrote\n%s\nWith wrote\n%s", b.String(), a.String())
 	}
+}
+
+// TestHandlersGetACopy: a handler that changes its object, or the diff it
+// is given, leaves the cached object as it was.
+func TestHandlersGetACopy(t *testing.T) {
+	u := newUnit(t)
+	for _, cause := range []Cause{CauseCreate, CauseUpdate, CauseReconcile} {
+		h := u.on(cause, "mutate-"+string(cause))
+		inner := h.fn
+		h.fn = func(ctx context.Context, ev *rawEvent) error {
+			ev.obj.SetLabels(map[string]string{"mutated": "yes"})
+			_ = unstructuredSetSpec(ev.obj)
+			for _, d := range ev.diff {
+				if m, ok := d.New.(map[string]any); ok {
+					m["mutated"] = true
+				}
+			}
+			return inner(ctx, ev)
+		}
+	}
+	u.put(gizmo(map[string]any{"size": int64(1)}, nil))
+	u.process()
+	u.put(gizmo(map[string]any{"size": int64(2), "nested": map[string]any{"a": int64(1)}}, map[string]string{lastHandled: `{"spec":{"size":1}}`}))
+	u.process()
+	cached, _, _ := u.store.GetByKey("ns/g")
+	obj := cached.(*unstructured.Unstructured)
+	if obj.GetLabels()["mutated"] != "" {
+		t.Error("a handler's change to its object reached the cache")
+	}
+	if spec, _, _ := unstructured.NestedMap(obj.Object, "spec"); spec["touched"] != nil || spec["nested"].(map[string]any)["mutated"] != nil {
+		t.Errorf("a handler's change reached the cached spec: %v", spec)
+	}
+}
+
+func unstructuredSetSpec(u *unstructured.Unstructured) error {
+	return unstructured.SetNestedField(u.Object, true, "spec", "touched")
 }
