@@ -270,7 +270,12 @@ func (c *controller) onEvent(typ string, obj, old any) {
 	if err != nil {
 		return
 	}
-	c.enqueue(key) // first: a full event shard must not hold up the queue
+	prev, _ := old.(*unstructured.Unstructured)
+	// An update that only wrote optel's last-handled annotation (the echo
+	// of optel's own write) changes nothing a handler sees: not queued.
+	if !(typ == "modified" && prev != nil && c.detectsChanges() && onlyAnnotationChanged(prev, u, c.lastHandledKey())) {
+		c.enqueue(key) // first: a full event shard must not hold up the queue
+	}
 	if hs := c.handlers[CauseEvent]; len(hs) > 0 {
 		wire := map[string]string{"added": "ADDED", "modified": "MODIFIED", "deleted": "DELETED"}[typ]
 		for _, h := range hs {
@@ -284,7 +289,6 @@ func (c *controller) onEvent(typ string, obj, old any) {
 	if len(c.mappers) == 0 {
 		return
 	}
-	prev, _ := old.(*unstructured.Unstructured)
 	for _, m := range c.mappers {
 		c.runMapper(m, u)
 		if prev != nil {

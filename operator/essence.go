@@ -187,3 +187,65 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// onlyAnnotationChanged reports whether b differs from a in nothing but
+// the annotation ann (present in b), resourceVersion and managedFields.
+func onlyAnnotationChanged(a, b *unstructured.Unstructured, ann string) bool {
+	if len(a.Object) != len(b.Object) {
+		return false
+	}
+	for k, va := range a.Object {
+		vb, ok := b.Object[k]
+		if !ok {
+			return false
+		}
+		if k != "metadata" {
+			if !reflect.DeepEqual(va, vb) {
+				return false
+			}
+			continue
+		}
+		ma, oka := va.(map[string]any)
+		mb, okb := vb.(map[string]any)
+		if !oka || !okb || !metadataEqualExcept(ma, mb, ann) {
+			return false
+		}
+	}
+	return true
+}
+
+func metadataEqualExcept(a, b map[string]any, ann string) bool {
+	skip := func(k string) bool { return k == "resourceVersion" || k == "managedFields" || k == "annotations" }
+	for k, va := range a {
+		if skip(k) {
+			continue
+		}
+		if vb, ok := b[k]; !ok || !reflect.DeepEqual(va, vb) {
+			return false
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok && !skip(k) {
+			return false
+		}
+	}
+	aa, _ := a["annotations"].(map[string]any)
+	ab, _ := b["annotations"].(map[string]any)
+	if _, ok := ab[ann]; !ok {
+		return false // removed: processing writes it back
+	}
+	for k, v := range aa {
+		if k == ann {
+			continue
+		}
+		if w, ok := ab[k]; !ok || w != v {
+			return false
+		}
+	}
+	for k := range ab {
+		if _, ok := aa[k]; !ok && k != ann {
+			return false
+		}
+	}
+	return true
+}

@@ -16,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/optel-dev/optel/internal/observ"
@@ -341,4 +342,49 @@ func TestHandlersGetACopy(t *testing.T) {
 
 func unstructuredSetSpec(u *unstructured.Unstructured) error {
 	return unstructured.SetNestedField(u.Object, true, "spec", "touched")
+}
+
+func TestOnlyAnnotationChanged(t *testing.T) {
+	base := func() *unstructured.Unstructured {
+		o := gizmo(map[string]any{"size": int64(1)}, map[string]string{"keep": "1", lastHandled: "a"})
+		o.SetResourceVersion("1")
+		return o
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*unstructured.Unstructured)
+		want   bool
+	}{
+		{"only optel's annotation and resourceVersion", func(o *unstructured.Unstructured) {
+			o.SetAnnotations(map[string]string{"keep": "1", lastHandled: "b"})
+			o.SetResourceVersion("2")
+		}, true},
+		{"optel's annotation removed", func(o *unstructured.Unstructured) {
+			o.SetAnnotations(map[string]string{"keep": "1"})
+		}, false},
+		{"annotation added", func(o *unstructured.Unstructured) {
+			o.SetAnnotations(map[string]string{"keep": "1", lastHandled: "a", "new": "x"})
+		}, false},
+		{"other annotation changed", func(o *unstructured.Unstructured) {
+			o.SetAnnotations(map[string]string{"keep": "2", lastHandled: "b"})
+		}, false},
+		{"spec changed", func(o *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(o.Object, int64(2), "spec", "size")
+		}, false},
+		{"status added", func(o *unstructured.Unstructured) { o.Object["status"] = map[string]any{"ok": true} }, false},
+		{"label", func(o *unstructured.Unstructured) { o.SetLabels(map[string]string{"a": "b"}) }, false},
+		{"finalizer", func(o *unstructured.Unstructured) { o.SetFinalizers([]string{"f"}) }, false},
+		{"deletion", func(o *unstructured.Unstructured) {
+			now := metav1.Now()
+			o.SetDeletionTimestamp(&now)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := base()
+			tc.change(b)
+			if got := onlyAnnotationChanged(base(), b, lastHandled); got != tc.want {
+				t.Errorf("onlyAnnotationChanged = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
