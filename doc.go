@@ -12,8 +12,12 @@
 //
 // # telemetry
 //
-// Package telemetry builds the one SDK MeterProvider a process uses, with
-// the exporters chosen by --telemetry-exporters or OTEL_METRICS_EXPORTER:
+// Package telemetry builds the one SDK MeterProvider a process uses, and
+// its TracerProvider and LoggerProvider (trace exporters from
+// --traces-exporters or OTEL_TRACES_EXPORTER, default json; log exporters
+// from --logs-exporters or OTEL_LOGS_EXPORTER, default none; each behind a
+// bounded batch processor that counts what it drops), with the metric
+// exporters chosen by --telemetry-exporters or OTEL_METRICS_EXPORTER:
 // one reader per push exporter, and one reader shared by the pull exporters
 // (Prometheus and JSON), so each series is aggregated once for both. It resolves configuration (options and flags, then
 // the OTel environment, then defaults), attaches the resource, applies the
@@ -65,9 +69,11 @@
 // children (Owns, Adopt) and mapped watches, timers, per-object and
 // operator-level daemons, startup and cleanup activities, Kubernetes Events
 // and conditions, cache reads and measured clients, and leader election,
-// built on client-go and instrumented through the injected meter. Its
-// engine (one controller per resource) depends on its own small set of
-// dependencies, not on the Operator.
+// built on client-go and instrumented through the injected meter and
+// tracer: every handler run is a span (linked to the object's
+// tracing.k8s.io/traceparent), API calls made in it are child spans, and
+// its logger carries the trace. Its engine (one controller per resource)
+// depends on its own small set of dependencies, not on the Operator.
 //
 // # controlplane
 //

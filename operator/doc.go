@@ -55,6 +55,19 @@
 // leaves those annotations behind; remove them with, for example,
 // kubectl annotate deployments --all -A optel.dev/last-handled-configuration-
 //
+// # Tracing
+//
+// With traces on (the Telemetry provider's TracerProvider is not a no-op),
+// every handler run, timer tick, daemon start and activity run is a span
+// named "<cause> <resource>", the root of a new trace, linked to the
+// object's tracing.k8s.io/traceparent annotation (TraceparentAnnotation);
+// API calls made through the operator's clients inside a run are its
+// child spans and send the traceparent header; the run's logger adds
+// trace_id and span_id. StampTraceparent writes the run's context onto an
+// object; Kind.CreateOrUpdate does so for what it creates or changes. The
+// annotation is not part of the last-handled state: stamping it runs no
+// update handler. docs/tracing.md lists the attributes.
+//
 // # Ordering and exclusion
 //
 // One shared informer per resource (and namespace), a rate-limited work

@@ -1,6 +1,12 @@
 // Package telemetry builds the one OTel MeterProvider a process uses and
 // renders it through the exporters chosen by --telemetry-exporters or
-// OTEL_METRICS_EXPORTER (several at once).
+// OTEL_METRICS_EXPORTER (several at once), beside a TracerProvider
+// (--traces-exporters, OTEL_TRACES_EXPORTER: json by default, otlp,
+// console; OTEL_TRACES_SAMPLER) and a LoggerProvider (--logs-exporters,
+// OTEL_LOGS_EXPORTER: none by default, otlp, console). Spans and log
+// records pass through a bounded queue per exporter: ending a span never
+// waits, and what is dropped is counted (optel.telemetry.spans.dropped,
+// optel.telemetry.logs.dropped). With traces off, TracerProvider is a no-op.
 //
 // Entry point: New(ctx, opts...), usually with Flags:
 //
