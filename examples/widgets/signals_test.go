@@ -190,7 +190,13 @@ func TestAllSignalsReachRealCollector(t *testing.T) {
 	if out, ok := testpeers.PromtoolOpenMetrics(t, []byte(body)); !ok {
 		t.Errorf("Prometheus's OpenMetrics parser (promtool tsdb create-blocks-from openmetrics) rejects the scrape:\n%s", out)
 	}
-	if out, ok := testpeers.Promtool(t, []byte(scrape(t, addr))); !ok {
+	text := scrape(t, addr)
+	for _, name := range []string{"optel_telemetry_logs_dropped_total", "optel_telemetry_logs_export_failures_total", "optel_telemetry_spans_dropped_total", "optel_telemetry_spans_export_failures_total"} {
+		if !strings.Contains(text, "# TYPE "+name+" ") {
+			t.Errorf("%s missing from the scrape with traces and logs exported", name)
+		}
+	}
+	if out, ok := testpeers.Promtool(t, []byte(text)); !ok {
 		t.Errorf("promtool check metrics rejects the text-format scrape:\n%s", out)
 	}
 	spanTraces := map[string]bool{}
