@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -180,20 +181,18 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 	if _, err := ParseTemporality(string(c.temporality)); err != nil {
 		return nil, fmt.Errorf("otlp: %w", err)
 	}
-	ep, insecure, path := t.ep, t.insecure, t.path
+	insecure := t.insecure
 	switch c.protocol {
 	case GRPC:
-		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpoint(ep.Host), otlpmetricgrpc.WithTimeout(c.timeout), otlpmetricgrpc.WithTemporalitySelector(c.temporality.Selector())}
-		if insecure {
-			o = append(o, otlpmetricgrpc.WithInsecure())
-		} else if c.tls != nil {
+		o := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpointURL(t.url()), otlpmetricgrpc.WithTimeout(c.timeout), otlpmetricgrpc.WithTemporalitySelector(c.temporality.Selector()),
+			otlpmetricgrpc.WithHeaders(c.headerMap())}
+		if !insecure && c.tls != nil {
 			o = append(o, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(c.tls)))
-		}
-		if len(c.headers) > 0 {
-			o = append(o, otlpmetricgrpc.WithHeaders(c.headers))
 		}
 		if c.compression == Gzip {
 			o = append(o, otlpmetricgrpc.WithCompressor("gzip"))
+		} else if c.grpcNoCompressionNeeded("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION") {
+			o = append(o, otlpmetricgrpc.WithCompressor("none"))
 		}
 		exp, err := otlpmetricgrpc.New(ctx, o...)
 		if err != nil {
@@ -201,14 +200,10 @@ func New(ctx context.Context, opts ...Option) (sdkmetric.Exporter, error) {
 		}
 		return c.split(exp), nil
 	case HTTPProtobuf:
-		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(ep.Host), otlpmetrichttp.WithURLPath(path), otlpmetrichttp.WithTimeout(c.timeout), otlpmetrichttp.WithTemporalitySelector(c.temporality.Selector())}
-		if insecure {
-			o = append(o, otlpmetrichttp.WithInsecure())
-		} else if c.tls != nil {
+		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpointURL(t.url()), otlpmetrichttp.WithTimeout(c.timeout), otlpmetrichttp.WithTemporalitySelector(c.temporality.Selector()),
+			otlpmetrichttp.WithHeaders(c.headerMap()), otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression)}
+		if !insecure && c.tls != nil {
 			o = append(o, otlpmetrichttp.WithTLSClientConfig(c.tls))
-		}
-		if len(c.headers) > 0 {
-			o = append(o, otlpmetrichttp.WithHeaders(c.headers))
 		}
 		if c.compression == Gzip {
 			o = append(o, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
@@ -228,6 +223,43 @@ type target struct {
 	ep       Endpoint
 	insecure bool
 	path     string
+}
+
+// url is the endpoint as the OTel exporters' WithEndpointURL takes it. The
+// scheme carries the TLS decision, so the OTel exporter's own reading of
+// OTEL_EXPORTER_OTLP_*_INSECURE cannot override optel's.
+func (t target) url() string {
+	scheme := "https"
+	if t.insecure {
+		scheme = "http"
+	}
+	return scheme + "://" + t.ep.Host + t.path
+}
+
+// headers is never nil, so the OTel exporter's own reading of
+// OTEL_EXPORTER_OTLP_*_HEADERS cannot add headers optel did not resolve.
+func (c *config) headerMap() map[string]string {
+	if c.headers == nil {
+		return map[string]string{}
+	}
+	return c.headers
+}
+
+// grpcNoCompressionNeeded reports whether an OTel gRPC exporter would pick
+// up gzip from the process environment although optel resolved none (a
+// --otlp-compression=none flag over the variable): only then is "none"
+// passed, which the OTel exporter reports once as an unknown compressor
+// while it turns compression off.
+func (c *config) grpcNoCompressionNeeded(signalVar string) bool {
+	if c.compression == Gzip {
+		return false
+	}
+	for _, k := range []string{signalVar, EnvCompression} {
+		if v, ok := os.LookupEnv(k); ok && strings.TrimSpace(v) != "" && !strings.EqualFold(strings.TrimSpace(v), "none") {
+			return true
+		}
+	}
+	return false
 }
 
 // newTarget applies opts over the defaults and validates what every

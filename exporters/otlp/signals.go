@@ -28,17 +28,14 @@ func NewTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporte
 		return nil, err
 	}
 	if c.protocol == GRPC {
-		o := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(t.ep.Host), otlptracegrpc.WithTimeout(c.timeout)}
-		if t.insecure {
-			o = append(o, otlptracegrpc.WithInsecure())
-		} else if c.tls != nil {
+		o := []otlptracegrpc.Option{otlptracegrpc.WithEndpointURL(t.url()), otlptracegrpc.WithTimeout(c.timeout), otlptracegrpc.WithHeaders(c.headerMap())}
+		if !t.insecure && c.tls != nil {
 			o = append(o, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(c.tls)))
-		}
-		if len(c.headers) > 0 {
-			o = append(o, otlptracegrpc.WithHeaders(c.headers))
 		}
 		if c.compression == Gzip {
 			o = append(o, otlptracegrpc.WithCompressor("gzip"))
+		} else if c.grpcNoCompressionNeeded(EnvTracesCompression) {
+			o = append(o, otlptracegrpc.WithCompressor("none"))
 		}
 		exp, err := otlptracegrpc.New(ctx, o...)
 		if err != nil {
@@ -46,14 +43,10 @@ func NewTraceExporter(ctx context.Context, opts ...Option) (sdktrace.SpanExporte
 		}
 		return exp, nil
 	}
-	o := []otlptracehttp.Option{otlptracehttp.WithEndpoint(t.ep.Host), otlptracehttp.WithURLPath(t.path), otlptracehttp.WithTimeout(c.timeout)}
-	if t.insecure {
-		o = append(o, otlptracehttp.WithInsecure())
-	} else if c.tls != nil {
+	o := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(t.url()), otlptracehttp.WithTimeout(c.timeout), otlptracehttp.WithHeaders(c.headerMap()),
+		otlptracehttp.WithCompression(otlptracehttp.NoCompression)}
+	if !t.insecure && c.tls != nil {
 		o = append(o, otlptracehttp.WithTLSClientConfig(c.tls))
-	}
-	if len(c.headers) > 0 {
-		o = append(o, otlptracehttp.WithHeaders(c.headers))
 	}
 	if c.compression == Gzip {
 		o = append(o, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
@@ -74,17 +67,14 @@ func NewLogExporter(ctx context.Context, opts ...Option) (sdklog.Exporter, error
 		return nil, err
 	}
 	if c.protocol == GRPC {
-		o := []otlploggrpc.Option{otlploggrpc.WithEndpoint(t.ep.Host), otlploggrpc.WithTimeout(c.timeout)}
-		if t.insecure {
-			o = append(o, otlploggrpc.WithInsecure())
-		} else if c.tls != nil {
+		o := []otlploggrpc.Option{otlploggrpc.WithEndpointURL(t.url()), otlploggrpc.WithTimeout(c.timeout), otlploggrpc.WithHeaders(c.headerMap())}
+		if !t.insecure && c.tls != nil {
 			o = append(o, otlploggrpc.WithTLSCredentials(credentials.NewTLS(c.tls)))
-		}
-		if len(c.headers) > 0 {
-			o = append(o, otlploggrpc.WithHeaders(c.headers))
 		}
 		if c.compression == Gzip {
 			o = append(o, otlploggrpc.WithCompressor("gzip"))
+		} else if c.grpcNoCompressionNeeded(EnvLogsCompression) {
+			o = append(o, otlploggrpc.WithCompressor("none"))
 		}
 		exp, err := otlploggrpc.New(ctx, o...)
 		if err != nil {
@@ -92,14 +82,10 @@ func NewLogExporter(ctx context.Context, opts ...Option) (sdklog.Exporter, error
 		}
 		return exp, nil
 	}
-	o := []otlploghttp.Option{otlploghttp.WithEndpoint(t.ep.Host), otlploghttp.WithURLPath(t.path), otlploghttp.WithTimeout(c.timeout)}
-	if t.insecure {
-		o = append(o, otlploghttp.WithInsecure())
-	} else if c.tls != nil {
+	o := []otlploghttp.Option{otlploghttp.WithEndpointURL(t.url()), otlploghttp.WithTimeout(c.timeout), otlploghttp.WithHeaders(c.headerMap()),
+		otlploghttp.WithCompression(otlploghttp.NoCompression)}
+	if !t.insecure && c.tls != nil {
 		o = append(o, otlploghttp.WithTLSClientConfig(c.tls))
-	}
-	if len(c.headers) > 0 {
-		o = append(o, otlploghttp.WithHeaders(c.headers))
 	}
 	if c.compression == Gzip {
 		o = append(o, otlploghttp.WithCompression(otlploghttp.GzipCompression))
