@@ -246,6 +246,18 @@ func (k *Kind[T]) CreateOrUpdate(ctx context.Context, key Key, mutate func(obj T
 	if err := mutate(obj); err != nil {
 		return zero, OperationNone, err
 	}
+	// A mutate that sets the annotations wholesale drops the traceparent
+	// stamped last time; keep it, so that only a real change writes (and
+	// re-stamps).
+	if tp, ok := cached.GetAnnotations()[TraceparentAnnotation]; ok {
+		if ann := obj.GetAnnotations(); ann[TraceparentAnnotation] == "" {
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[TraceparentAnnotation] = tp
+			obj.SetAnnotations(ann)
+		}
+	}
 	after, err := encode(obj, gvk)
 	if err != nil {
 		return zero, OperationNone, err

@@ -10,7 +10,10 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/optel-dev/optel/internal/testpeers"
 	"github.com/optel-dev/optel/operator"
@@ -32,17 +35,19 @@ func tracedProvider(t *testing.T) (*telemetry.Provider, *tracetest.SpanRecorder)
 
 // TestCrossOperatorTrace: operator A creates a ConfigMap for each Gadget
 // with CreateOrUpdate inside its handler; operator B, another process in
-// real life, handles ConfigMaps. B's handler span starts its own trace and
+// real life, watches ConfigMaps. B's handler span starts its own trace and
 // links to A's handler span through the tracing.k8s.io/traceparent
-// annotation A's write stamped. Updating the ConfigMap's data again from A
-// re-stamps it, and B's update handler links to A's second run; A's
-// handler re-running with nothing to change writes nothing.
+// annotation A's write stamped. A re-running with nothing to change writes
+// nothing, even though its mutate sets the annotations wholesale; a real
+// change is stamped again, and B's next run links to A's latest run.
 func TestCrossOperatorTrace(t *testing.T) {
 	tpA, recA := tracedProvider(t)
 	a := newEnv(t, operator.Options{Telemetry: tpA})
 	cms := operator.ForBuiltin[*corev1.ConfigMap](a.op)
 	must(t, operator.For[*Gadget](a.op, gadgets).Reconcile("config", func(ctx context.Context, ev *operator.TypedEvent[*Gadget]) (operator.Result, error) {
 		_, _, err := cms.CreateOrUpdate(ctx, operator.Key{Namespace: ev.Object.Namespace, Name: "cfg-" + ev.Object.Name}, func(cm *corev1.ConfigMap) error {
+			// Annotations set wholesale, as many mutate functions do.
+			cm.Annotations = map[string]string{"app": "gadget"}
 			cm.Data = map[string]string{"size": fmt.Sprint(ev.Object.Spec.Size)}
 			return nil
 		})
@@ -56,8 +61,8 @@ func TestCrossOperatorTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	bcms := operator.ForBuiltin[*corev1.ConfigMap](b)
-	must(t, bcms.OnCreate("seen", func(context.Context, *operator.TypedEvent[*corev1.ConfigMap]) error { return nil }))
-	must(t, bcms.OnUpdate("changed", func(context.Context, *operator.TypedEvent[*corev1.ConfigMap]) error { return nil }))
+	// B only watches (OnEvent writes nothing), so the ConfigMap is A's alone.
+	must(t, bcms.OnEvent("seen", func(context.Context, *operator.TypedEvent[*corev1.ConfigMap]) error { return nil }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
@@ -70,17 +75,16 @@ func TestCrossOperatorTrace(t *testing.T) {
 	a.start()
 	a.create("g1", map[string]any{"size": int64(1)})
 
-	// linked waits for B's run of handler (cause) on cfg-g1 and returns A's
-	// reconcile span it links to.
-	linked := func(cause string) (bSpan, aSpan sdktrace.ReadOnlySpan) {
+	// linked waits for a run of B's event handler on cfg-g1 that links to
+	// one of A's spans other than skip, and returns both.
+	linked := func(skip trace.SpanID) (bSpan, aSpan sdktrace.ReadOnlySpan) {
 		t.Helper()
 		testpeers.Eventually(t, 30*time.Second, func() string {
+			var names []string
 			for _, s := range recB.Ended() {
-				if s.Name() != cause+" v1/configmaps" {
+				names = append(names, "B:"+s.Name())
+				if s.Name() != "event v1/configmaps" || len(s.Links()) != 1 || s.Links()[0].SpanContext.SpanID() == skip {
 					continue
-				}
-				if len(s.Links()) != 1 {
-					return fmt.Sprintf("B's %s span has links %v, want one", cause, s.Links())
 				}
 				for _, as := range recA.Ended() {
 					if as.SpanContext().SpanID() == s.Links()[0].SpanContext.SpanID() {
@@ -88,29 +92,32 @@ func TestCrossOperatorTrace(t *testing.T) {
 						return ""
 					}
 				}
-				return fmt.Sprintf("B's %s span links to %v, which is none of A's spans", cause, s.Links()[0].SpanContext)
+				return fmt.Sprintf("B's span links to %v, which is none of A's spans", s.Links()[0].SpanContext)
 			}
-			var names []string
 			for _, s := range recA.Ended() {
 				names = append(names, "A:"+s.Name())
 			}
-			for _, s := range recB.Ended() {
-				names = append(names, "B:"+s.Name())
-			}
-			return "B has no " + cause + " span yet; spans: " + fmt.Sprint(names)
+			return "no run of B linked to a new run of A yet; spans: " + fmt.Sprint(names)
 		})
 		return bSpan, aSpan
 	}
-	bs, as := linked("create")
+	bs, as := linked(trace.SpanID{})
 	if as.Name() != "reconcile gadgets.test.optel.dev" {
-		t.Errorf("B's create links to A's %q, want A's reconcile run", as.Name())
+		t.Errorf("B's run links to A's %q, want A's reconcile run", as.Name())
 	}
 	if bs.SpanContext().TraceID() == as.SpanContext().TraceID() {
 		t.Error("B's run is in A's trace; it must start its own and link")
 	}
 
-	// A's later runs with nothing to change write nothing, so the
-	// annotation stays and B sees no update.
+	// A's later runs with nothing to change write nothing, even with a
+	// mutate that sets the annotations wholesale: the ConfigMap's
+	// resourceVersion and traceparent stay.
+	cmKey := operator.Key{Namespace: a.ns, Name: "cfg-g1"}
+	kube := kubernetes.NewForConfigOrDie(cp.Config())
+	before, err := kube.CoreV1().ConfigMaps(a.ns).Get(context.Background(), "cfg-g1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.setSpec("g1", "color", "red")
 	testpeers.Eventually(t, 30*time.Second, func() string {
 		n := 0
@@ -125,19 +132,22 @@ func TestCrossOperatorTrace(t *testing.T) {
 		return ""
 	})
 	time.Sleep(500 * time.Millisecond)
-	for _, s := range recB.Ended() {
-		if s.Name() == "update v1/configmaps" {
-			t.Errorf("B ran update after A changed nothing: the traceparent alone was written, or counted as a change")
-		}
+	after, err := kube.CoreV1().ConfigMaps(a.ns).Get(context.Background(), "cfg-g1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != before.ResourceVersion || after.Annotations[operator.TraceparentAnnotation] != before.Annotations[operator.TraceparentAnnotation] {
+		t.Errorf("A's reconcile with nothing to change wrote the ConfigMap: resourceVersion %s -> %s, traceparent %q -> %q",
+			before.ResourceVersion, after.ResourceVersion, before.Annotations[operator.TraceparentAnnotation], after.Annotations[operator.TraceparentAnnotation])
 	}
 
-	// A real change is stamped again: B's update links to A's latest run.
+	// A real change is stamped again: B's next run links to A's latest.
 	a.setSpec("g1", "size", int64(2))
-	bu, au := linked("update")
-	if au.SpanContext().SpanID() == as.SpanContext().SpanID() {
-		t.Error("B's update links to A's first run, not the one that changed the ConfigMap")
+	bu, au := linked(as.SpanContext().SpanID())
+	if bu.SpanContext().TraceID() == au.SpanContext().TraceID() {
+		t.Error("B's run is in A's trace")
 	}
-	cm, err := cms.Get(operator.Key{Namespace: a.ns, Name: "cfg-g1"})
+	cm, err := cms.Get(cmKey)
 	if err == nil && cm.Annotations[operator.TraceparentAnnotation] == "" {
 		t.Error("the ConfigMap has no traceparent annotation")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -50,6 +51,13 @@ type batcher[T any] struct {
 	stopOnce sync.Once
 	mu       sync.RWMutex // held for reading by enqueue, for writing to close
 	closed   bool
+
+	// base bounds every export; shutdown cancels it when its deadline
+	// passes, and abandon makes the loop count what is left as dropped
+	// (once) instead of exporting it.
+	base       context.Context
+	cancelBase context.CancelFunc
+	abandon    atomic.Bool
 }
 
 func newBatcher[T any](s BatchSettings, export func(context.Context, []T) error, shutdown func(context.Context) error, report func(error), ok func(), dropped func(string, int)) *batcher[T] {
@@ -58,6 +66,7 @@ func newBatcher[T any](s BatchSettings, export func(context.Context, []T) error,
 		report: report, ok: ok, dropped: dropped,
 		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	b.base, b.cancelBase = context.WithCancel(context.Background())
 	go b.run()
 	return b
 }
@@ -86,7 +95,13 @@ func (b *batcher[T]) run() {
 		if len(batch) == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), b.s.ExportTimeout)
+		if b.abandon.Load() {
+			b.dropped(DropShutdown, len(batch))
+			clear(batch)
+			batch = batch[:0]
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.base, b.s.ExportTimeout)
 		err := b.export(ctx, batch)
 		cancel()
 		if err != nil {
@@ -151,8 +166,10 @@ func (b *batcher[T]) forceFlush(ctx context.Context) error {
 }
 
 // shutdown stops accepting items, exports what is queued and shuts the
-// exporter down, within ctx. Items still queued when ctx ends are lost,
-// and counted as dropped at shutdown.
+// exporter down, within ctx. When ctx ends first, the export in flight is
+// cancelled (its batch counts as export_failed) and what is still queued is
+// counted as dropped at shutdown: every item is counted once, exported or
+// dropped, and nothing is exported after the exporter's Shutdown.
 func (b *batcher[T]) shutdown(ctx context.Context) error {
 	var err error
 	b.stopOnce.Do(func() {
@@ -164,10 +181,11 @@ func (b *batcher[T]) shutdown(ctx context.Context) error {
 		case <-b.done:
 		case <-ctx.Done():
 			err = ctx.Err()
-			// The loop goes on draining; what it has not exported yet
-			// is lost with the process.
-			b.dropped(DropShutdown, len(b.queue))
+			b.abandon.Store(true)
+			b.cancelBase()
+			<-b.done
 		}
+		b.cancelBase()
 		if e := b.stopExp(ctx); e != nil {
 			err = errors.Join(err, e)
 		}

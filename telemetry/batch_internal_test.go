@@ -108,3 +108,49 @@ func TestBatcher(t *testing.T) {
 		}
 	})
 }
+
+// TestBatcherShutdownDeadlineCountsOnce: a shutdown whose deadline passes
+// while a slow exporter works counts every item exactly once (exported,
+// export_failed or shutdown) and exports nothing after the exporter's
+// Shutdown.
+func TestBatcherShutdownDeadlineCountsOnce(t *testing.T) {
+	var mu sync.Mutex
+	exported, afterStop := 0, 0
+	stopped := false
+	counts := map[string]int{}
+	export := func(ctx context.Context, b []int) error {
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			afterStop += len(b)
+		}
+		exported += len(b)
+		return nil
+	}
+	stop := func(context.Context) error { mu.Lock(); stopped = true; mu.Unlock(); return nil }
+	b := newBatcher(BatchSettings{MaxQueueSize: 100, MaxBatchSize: 10, ScheduleDelay: time.Hour, ExportTimeout: 10 * time.Second}, export, stop,
+		func(error) {}, func() {}, func(r string, n int) { mu.Lock(); counts[r] += n; mu.Unlock() })
+	for i := range 100 {
+		b.enqueue(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := b.shutdown(ctx); err == nil {
+		t.Error("shutdown past its deadline returned no error")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("shutdown took %v, its deadline was 150ms", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	total := exported + counts[DropExportFailed] + counts[DropShutdown] + counts[DropQueueFull]
+	if total != 100 || afterStop != 0 {
+		t.Errorf("exported %d, dropped %v: %d counted for 100 items; %d exported after Shutdown", exported, counts, total, afterStop)
+	}
+}

@@ -329,10 +329,13 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
 		before := p.ExportFailures()
 		p.down.Store(true)
-		// Spans and logs first: their exporters' drop counters are
-		// metrics, which the metric shutdown then exports.
-		sigErr := p.shutdownSignals(ctx)
+		// All three signals at once, on the one deadline: a Collector
+		// that is down must not let the span drain use up the time of the
+		// final metric export.
+		sigDone := make(chan error, 1)
+		go func() { sigDone <- p.shutdownSignals(ctx) }()
 		err := p.mp.Shutdown(ctx)
+		sigErr := <-sigDone
 		if err != nil && !errors.Is(err, sdkmetric.ErrReaderShutdown) {
 			p.shutdownErr = fmt.Errorf("shut down telemetry: %w", err)
 		}

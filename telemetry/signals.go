@@ -94,11 +94,14 @@ func (p *Provider) buildTracing(ctx context.Context, c *config) error {
 			}
 			return fmt.Errorf("create %s trace exporter (from %s): %w", name, c.traces.src, err)
 		}
+		sp := exp.SpanProcessor()
 		if err := p.addRoutes(name, exp); err != nil {
+			for _, b := range append(built, sp) {
+				_ = b.Shutdown(ctx)
+			}
 			return err
 		}
 		p.spanStats[name] = st
-		sp := exp.SpanProcessor()
 		built = append(built, sp)
 		opts = append(opts, sdktrace.WithSpanProcessor(sp))
 	}
@@ -116,18 +119,27 @@ func (p *Provider) buildLogging(ctx context.Context, c *config) error {
 		return nil
 	}
 	opts := []sdklog.LoggerProviderOption{sdklog.WithResource(p.res)}
+	var built []sdklog.Processor
+	fail := func(err error) error {
+		for _, b := range built {
+			_ = b.Shutdown(ctx)
+		}
+		return err
+	}
 	for _, name := range c.logs.val {
 		e, _ := c.registry.getEntry(name)
 		st := newItemStats(name)
 		exp, err := e.logs.NewLogExporter(ctx, p.signalSettings(c, name, SignalLogs, st, c.logBatch))
 		if err != nil {
-			return fmt.Errorf("create %s log exporter (from %s): %w", name, c.logs.src, err)
+			return fail(fmt.Errorf("create %s log exporter (from %s): %w", name, c.logs.src, err))
 		}
+		lp := exp.LogProcessor()
+		built = append(built, lp)
 		if err := p.addRoutes(name, exp); err != nil {
-			return err
+			return fail(err)
 		}
 		p.logStats[name] = st
-		opts = append(opts, sdklog.WithProcessor(exp.LogProcessor()))
+		opts = append(opts, sdklog.WithProcessor(lp))
 	}
 	for _, lp := range c.logProcessors {
 		opts = append(opts, sdklog.WithProcessor(lp))
@@ -185,6 +197,16 @@ func (p *Provider) Logging() bool { return p.lp != nil }
 // (optel.telemetry.spans.dropped, all reasons).
 func (p *Provider) DroppedSpans() map[string]int64 { return totals(p.spanStats) }
 
+// DroppedSpansByReason returns, per trace exporter, the sampled spans it
+// lost by reason (DropQueueFull, DropExportFailed, DropShutdown).
+func (p *Provider) DroppedSpansByReason() map[string]map[string]int64 {
+	out := make(map[string]map[string]int64, len(p.spanStats))
+	for n, s := range p.spanStats {
+		out[n] = map[string]int64{DropQueueFull: s.queueFull.Load(), DropExportFailed: s.exportFail.Load(), DropShutdown: s.shutdown.Load()}
+	}
+	return out
+}
+
 // DroppedLogs returns, per log exporter, the records it lost.
 func (p *Provider) DroppedLogs() map[string]int64 { return totals(p.logStats) }
 
@@ -208,19 +230,27 @@ func (p *Provider) flushSignals(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// shutdownSignals shuts the trace and log providers down within ctx:
-// queued spans and records are exported first.
+// shutdownSignals shuts the trace and log providers down within ctx, at
+// once: queued spans and records are exported first.
 func (p *Provider) shutdownSignals(ctx context.Context) error {
-	var errs []error
-	if p.tp != nil {
-		if err := p.tp.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down tracing: %w", err))
+	errs := make(chan error, 2)
+	go func() {
+		if p.tp != nil {
+			if err := p.tp.Shutdown(ctx); err != nil {
+				errs <- fmt.Errorf("shut down tracing: %w", err)
+				return
+			}
 		}
-	}
-	if p.lp != nil {
-		if err := p.lp.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down logs: %w", err))
+		errs <- nil
+	}()
+	go func() {
+		if p.lp != nil {
+			if err := p.lp.Shutdown(ctx); err != nil {
+				errs <- fmt.Errorf("shut down logs: %w", err)
+				return
+			}
 		}
-	}
-	return errors.Join(errs...)
+		errs <- nil
+	}()
+	return errors.Join(<-errs, <-errs)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -275,14 +276,15 @@ func TestCollectorOutageDropsSpansCounted(t *testing.T) {
 		t.Errorf("ending one span took %v while the collector was down: a handler would stall", slowest)
 	}
 	testpeers.Eventually(t, 10*time.Second, func() string {
-		if d := tp.DroppedSpans()["otlp"]; d < n-1000 {
-			return fmt.Sprintf("dropped spans counted = %d, want at least %d of %d", d, n-1000, n)
+		r := tp.DroppedSpansByReason()["otlp"]
+		if r[telemetry.DropQueueFull] < n-1000 || r[telemetry.DropExportFailed] < 1 {
+			return fmt.Sprintf("dropped spans by reason %v, want at least %d queue_full of %d and some export_failed", r, n-1000, n)
 		}
 		return ""
 	})
 	body := get(t, tp.Routes()["/metrics.json"], "/metrics.json")
-	if !strings.Contains(body, "optel.telemetry.spans.dropped") || !strings.Contains(body, "queue_full") {
-		t.Errorf("/metrics.json lacks optel.telemetry.spans.dropped with reason queue_full")
+	if !queueFullRe.MatchString(body) {
+		t.Errorf("/metrics.json has no optel.telemetry.spans.dropped point with reason queue_full and a value above 1000")
 	}
 
 	// Spans ended while the exporter reconnects are lost too (counted);
@@ -301,6 +303,10 @@ func TestCollectorOutageDropsSpansCounted(t *testing.T) {
 	})
 	t.Logf("spans reached the restarted collector %v after it was up", time.Since(up).Round(time.Millisecond))
 }
+
+// queueFullRe finds a data point of optel.telemetry.spans.dropped with
+// reason queue_full and a value of at least 1000 in /metrics.json.
+var queueFullRe = regexp.MustCompile(`"optel\.telemetry\.spans\.dropped"[\s\S]*?"reason":"queue_full"[^}]*}[^}]*"value":[1-9][0-9]{3,}`)
 
 func get(t *testing.T, h http.Handler, path string) string {
 	t.Helper()
