@@ -4,15 +4,17 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// The collected data is not kept between scrapes: at 1M series it is
-// about 190 MiB, and a ManualReader fills the ResourceMetrics it is given
-// in place, so keeping one keeps all of that alive. Instead, release
+// The collected data is not kept between scrapes: at 1M series it is most
+// of the 283 MB a scrape allocates (docs/benchmarks.md), and a ManualReader
+// fills the ResourceMetrics it is given in place, so keeping one keeps all
+// of that alive. Instead, release
 // notes the shape of what a collection held (per metric its aggregation,
 // number of points and, for histograms, buckets: a few words per metric)
 // and drops it, and prepare gives the next collection storage of that
 // shape: one slice of points per aggregation type, with every metric's
-// points cut from it, and one slice of bucket counts for every histogram
-// point, which the SDK fills in place instead of allocating per point. A
+// points cut from it, and one slice of bucket counts (and, if the last
+// collection had exemplars, of exemplars) for every histogram point, which
+// the SDK fills in place instead of allocating per point. A
 // scrape therefore allocates the collected data anew, in a few large
 // allocations plus one per metric (the SDK stores each metric's data in an
 // interface), and frees it when done.
@@ -20,7 +22,8 @@ import (
 // The SDK returns scopes in map order, so a metric may land in a slot
 // shaped for another one; the SDK then allocates that metric's points
 // itself, which costs allocations, not correctness. Exponential histograms
-// get their points but not their buckets.
+// get their points but not their buckets. The SDK allocates the exemplars
+// of counters and gauges anew on every collection whatever it is given.
 
 // aggKind is a metricdata aggregation type.
 type aggKind uint8
@@ -40,9 +43,10 @@ const (
 
 // metricShape is what one metric of a collection held.
 type metricShape struct {
-	kind    aggKind
-	points  int
-	buckets int // explicit histograms: bucket counts per point
+	kind      aggKind
+	points    int
+	buckets   int // explicit histograms: bucket counts per point
+	exemplars int // explicit histograms: room for exemplars per point
 }
 
 type scopeShape []metricShape
@@ -82,9 +86,11 @@ func shapeOf(data metricdata.Aggregation) metricShape {
 	case metricdata.Gauge[float64]:
 		return metricShape{kind: kindGaugeFloat, points: len(v.DataPoints)}
 	case metricdata.Histogram[int64]:
-		return metricShape{kind: kindHistInt, points: len(v.DataPoints), buckets: histBuckets(v.DataPoints)}
+		b, e := histRoom(v.DataPoints)
+		return metricShape{kind: kindHistInt, points: len(v.DataPoints), buckets: b, exemplars: e}
 	case metricdata.Histogram[float64]:
-		return metricShape{kind: kindHistFloat, points: len(v.DataPoints), buckets: histBuckets(v.DataPoints)}
+		b, e := histRoom(v.DataPoints)
+		return metricShape{kind: kindHistFloat, points: len(v.DataPoints), buckets: b, exemplars: e}
 	case metricdata.ExponentialHistogram[int64]:
 		return metricShape{kind: kindExpInt, points: len(v.DataPoints)}
 	case metricdata.ExponentialHistogram[float64]:
@@ -93,11 +99,14 @@ func shapeOf(data metricdata.Aggregation) metricShape {
 	return metricShape{}
 }
 
-func histBuckets[N int64 | float64](dps []metricdata.HistogramDataPoint[N]) int {
+// histRoom returns the bucket counts per point, and the capacity the SDK
+// gave the first point's exemplars (its reservoir's size; 0 without
+// exemplars).
+func histRoom[N int64 | float64](dps []metricdata.HistogramDataPoint[N]) (buckets, exemplars int) {
 	if len(dps) == 0 {
-		return 0
+		return 0, 0
 	}
-	return len(dps[0].BucketCounts)
+	return len(dps[0].BucketCounts), cap(dps[0].Exemplars)
 }
 
 // room is the capacity given to a metric of n points: series only grow
@@ -110,15 +119,14 @@ func (r *renderer) prepare() {
 	if len(r.shape) == 0 || r.rm.ScopeMetrics != nil {
 		return
 	}
-	var points [numKinds]int
+	var points, exemplars [numKinds]int
 	metrics, buckets := 0, 0
 	for _, ss := range r.shape {
 		metrics += len(ss)
 		for _, m := range ss {
 			points[m.kind] += room(m.points)
-			if m.kind == kindHistInt || m.kind == kindHistFloat {
-				buckets += room(m.points) * m.buckets
-			}
+			buckets += room(m.points) * m.buckets
+			exemplars[m.kind] += room(m.points) * m.exemplars
 		}
 	}
 	var a arenas
@@ -127,6 +135,12 @@ func (r *renderer) prepare() {
 	a.histInt = make([]metricdata.HistogramDataPoint[int64], points[kindHistInt])
 	a.histFloat = make([]metricdata.HistogramDataPoint[float64], points[kindHistFloat])
 	a.counts = make([]uint64, buckets)
+	if n := exemplars[kindHistInt]; n > 0 {
+		a.exInt = make([]metricdata.Exemplar[int64], n)
+	}
+	if n := exemplars[kindHistFloat]; n > 0 {
+		a.exFloat = make([]metricdata.Exemplar[float64], n)
+	}
 	sms := make([]metricdata.ScopeMetrics, len(r.shape))
 	ms := make([]metricdata.Metrics, metrics)
 	for i, ss := range r.shape {
@@ -146,6 +160,8 @@ type arenas struct {
 	histInt   []metricdata.HistogramDataPoint[int64]
 	histFloat []metricdata.HistogramDataPoint[float64]
 	counts    []uint64
+	exInt     []metricdata.Exemplar[int64]
+	exFloat   []metricdata.Exemplar[float64]
 }
 
 // cut returns the first n elements of *s as a slice of length 0 and
@@ -168,9 +184,9 @@ func (a *arenas) storage(m metricShape) metricdata.Aggregation {
 	case kindGaugeFloat:
 		return metricdata.Gauge[float64]{DataPoints: cut(&a.sumFloat, n)}
 	case kindHistInt:
-		return metricdata.Histogram[int64]{DataPoints: histStorage(cut(&a.histInt, n), &a.counts, m.buckets)}
+		return metricdata.Histogram[int64]{DataPoints: histStorage(cut(&a.histInt, n), &a.counts, m.buckets, &a.exInt, m.exemplars)}
 	case kindHistFloat:
-		return metricdata.Histogram[float64]{DataPoints: histStorage(cut(&a.histFloat, n), &a.counts, m.buckets)}
+		return metricdata.Histogram[float64]{DataPoints: histStorage(cut(&a.histFloat, n), &a.counts, m.buckets, &a.exFloat, m.exemplars)}
 	case kindExpInt:
 		return metricdata.ExponentialHistogram[int64]{DataPoints: make([]metricdata.ExponentialHistogramDataPoint[int64], 0, n)}
 	case kindExpFloat:
@@ -180,11 +196,15 @@ func (a *arenas) storage(m metricShape) metricdata.Aggregation {
 }
 
 // histStorage gives each point of dps (length 0, all of its capacity
-// prepared) bucket counts of capacity k cut from counts.
-func histStorage[N int64 | float64](dps []metricdata.HistogramDataPoint[N], counts *[]uint64, k int) []metricdata.HistogramDataPoint[N] {
+// prepared) bucket counts of capacity k cut from counts and, if e > 0,
+// exemplars of capacity e cut from exs.
+func histStorage[N int64 | float64](dps []metricdata.HistogramDataPoint[N], counts *[]uint64, k int, exs *[]metricdata.Exemplar[N], e int) []metricdata.HistogramDataPoint[N] {
 	all := dps[:cap(dps)]
 	for i := range all {
 		all[i].BucketCounts = cut(counts, k)
+		if e > 0 {
+			all[i].Exemplars = cut(exs, e)
+		}
 	}
 	return dps
 }

@@ -242,7 +242,9 @@ func (r *renderer) collect(ctx context.Context) {
 		if !errors.Is(err, sdkmetric.ErrReaderShutdown) {
 			r.report(fmt.Errorf("prometheus exporter: collect: %w", err))
 		}
-		collected = !errors.Is(err, sdkmetric.ErrReaderShutdown) && !errors.Is(err, sdkmetric.ErrReaderNotRegistered)
+		// A reader shut down or not registered, or a cancelled context,
+		// leaves r.rm as prepare made it: no data.
+		collected = !errors.Is(err, sdkmetric.ErrReaderShutdown) && !errors.Is(err, sdkmetric.ErrReaderNotRegistered) && ctx.Err() == nil
 	}
 	r.families = r.families[:0]
 	clear(r.index)
