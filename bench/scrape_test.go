@@ -56,12 +56,12 @@ const (
 // benchmark, no cardinality limit). buildDataset fills every system with
 // identical data (TestDatasetsIdentical checks it).
 type dataset struct {
-	n, kind  int
-	mp       *sdkmetric.MeterProvider
-	prom     *prometheus.Exporter
-	json     *jsonexp.Exporter
-	handler  http.Handler
-	retained float64 // MiB kept between scrapes, measured once
+	n, kind int
+	mp      *sdkmetric.MeterProvider
+	prom    *prometheus.Exporter
+	json    *jsonexp.Exporter
+	handler http.Handler
+	base    uint64 // live heap after building, before any scrape (retainedMiB)
 	// churn changes every value and adds 1 % new series (neither side
 	// deletes any: the OTel SDK cannot forget a cumulative series, so
 	// client_golang keeps its old ones too, and both do the same work).
@@ -97,29 +97,29 @@ func getDataset(b testing.TB, n int, sys system, churn bool) *dataset {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if sys == sysOptel || sys == sysJSON { // the others keep nothing between scrapes
-		d.retained = retainedMiB(d.handler)
-	}
+	d.base = settledHeap()
 	d.churned = churn
 	ds = d
 	return d
 }
 
-// retainedMiB is the live heap a system keeps after serving a scrape (its
-// reusable buffers) beyond the recorded data.
-func retainedMiB(h http.Handler) float64 {
-	s := []metrics.Sample{{Name: heapObjects}}
+// settledHeap is the live heap after two GCs: the second empties what
+// sync.Pools moved to their victim caches in the first, so pooled buffers
+// (client_golang's and optel's) do not count.
+func settledHeap() uint64 {
 	runtime.GC()
-	before := liveHeap(s)
-	req, _ := http.NewRequest("GET", "/metrics", nil)
-	req.Header.Set("Accept", acceptText)
-	h.ServeHTTP(&discard{h: http.Header{}}, req)
 	runtime.GC()
-	after := liveHeap(s)
-	if after < before {
-		return 0
+	return liveHeap([]metrics.Sample{{Name: heapObjects}})
+}
+
+// retainedMiB is what a system keeps between scrapes beyond its recorded
+// data: the live heap after the scrapes so far (settledHeap) above the
+// live heap before the first one.
+func retainedMiB(d *dataset) float64 {
+	if after := settledHeap(); after > d.base {
+		return float64(after-d.base) / (1 << 20)
 	}
-	return float64(after-before) / (1 << 20)
+	return 0
 }
 
 func seriesLabels(i int) (controller, namespace, name string) {
@@ -223,10 +223,12 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// heapPeak samples the live heap while a benchmark runs and reports the
-// peak above the level measured (after a GC) before it started: the
-// transient memory scraping needs on top of the recorded data and the
-// buffers kept between scrapes (retained-MiB).
+// heapPeak samples the heap while a benchmark runs and reports the peak
+// above the level measured (after a GC) before it started: the transient
+// memory scraping needs on top of the recorded data and the buffers kept
+// between scrapes (retained-MiB). It reads the bytes in heap objects, which
+// counts what scraping allocated until the GC frees it, not only what is
+// reachable.
 type heapPeak struct {
 	base uint64
 	peak atomic.Uint64
@@ -318,8 +320,8 @@ func serveLoop(b *testing.B, d *dataset, k scrapeKind) {
 	b.StopTimer()
 	hp.report(b)
 	b.ReportMetric(float64(bytes), "body-bytes")
-	if d.kind == int(sysOptel) || d.kind == int(sysJSON) {
-		b.ReportMetric(d.retained, "retained-MiB")
+	if !k.churn { // churn adds series: the recorded data grows
+		b.ReportMetric(retainedMiB(d), "retained-MiB")
 	}
 }
 

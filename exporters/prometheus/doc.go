@@ -3,14 +3,17 @@
 //
 // Two encoders sit behind one API (WithEncoder, or --prometheus-encoder):
 //
-//   - EncoderOptel (default): a ManualReader collects into a ResourceMetrics
-//     kept between scrapes, and render.go writes the text format or
-//     OpenMetrics straight from metricdata into a pooled buffer (textfmt.go
-//     holds the byte-level formatting). Nothing is converted into
-//     client_golang metric objects, so a steady scrape makes a few dozen
-//     allocations however many series there are. Concurrent scrapes of one
-//     format share a render and its compressed forms (handler.go). Its output is the
-//     stock encoder's, line for line (TestEncoderEquivalence), except that
+//   - EncoderOptel (default): a ManualReader collects into storage shaped
+//     like the last collection (collect.go), and render.go writes the text
+//     format or OpenMetrics straight from metricdata (textfmt.go holds the
+//     byte-level formatting), streamed in chunks through gzip or zstd when
+//     the scraper accepts them. Nothing is converted into client_golang
+//     metric objects, so a steady scrape makes a few dozen allocations
+//     however many series there are, and neither the collection nor the
+//     exposition is kept between scrapes: what stays allocated does not
+//     grow with the number of series (TestScrapeKeepsLittle). Concurrent
+//     scrapes of one format and encoding share a render (handler.go). Its
+//     output is the stock encoder's, line for line (TestEncoderEquivalence), except that
 //     series within a family are not sorted and that a series whose label
 //     value holds invalid UTF-8 is written repaired where the stock
 //     encoder drops it (below).
@@ -59,7 +62,8 @@
 // Both negotiate OpenMetrics when the scraper asks and gzip when accepted;
 // the optel encoder also offers zstd (klauspost/compress) to scrapers that
 // accept it, and once WithMaxSnapshots expositions are held by slow
-// scrapers, later scrapes share the newest of them.
+// scrapers, later scrapes share the newest of them of their format and
+// encoding.
 //
 // Metric names follow the pinned TranslationStrategy: underscores, unit
 // suffixes and _total on counters. Scope labels are dropped by default

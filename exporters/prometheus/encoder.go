@@ -11,8 +11,9 @@ type Encoder string
 // Encoders.
 const (
 	// EncoderOptel (the default) renders the text format and OpenMetrics
-	// straight from the SDK's collected data into pooled buffers, and lets
-	// concurrent scrapes share one rendering. See docs/benchmarks.md.
+	// straight from the SDK's collected data, streamed through the
+	// compressor, and lets concurrent scrapes share one rendering. See
+	// docs/benchmarks.md.
 	EncoderOptel Encoder = "optel"
 	// EncoderStock is go.opentelemetry.io/otel/exporters/prometheus served
 	// by promhttp. It is what to choose for what the optel encoder does not

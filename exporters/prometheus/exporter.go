@@ -78,15 +78,17 @@ func WithMaxRequestsInFlight(n int) Option {
 
 // DefaultMaxSnapshots bounds the rendered expositions held at once by
 // scrapes that have not finished reading them (optel encoder). Scrapes that
-// arrive together share one; scrapes that arrive one after another, each
-// reading slowly, hold one each.
+// arrive together (asking for the same format and encoding) share one;
+// scrapes that arrive one after another, each reading slowly, hold one
+// each. An exposition is held compressed when the scrape accepts gzip or
+// zstd, and let go of when its last scrape is done.
 const DefaultMaxSnapshots = 4
 
 // WithMaxSnapshots bounds the distinct rendered expositions held at once
 // (optel encoder); a scrape that would need another one shares the newest
-// held exposition of its format (at most as old as the longest write still
-// holding it), or gets 503 with Retry-After if none of its format is held.
-// 0 means no bound. Default DefaultMaxSnapshots.
+// held exposition of its format and encoding (at most as old as the
+// longest write still holding it), or gets 503 with Retry-After if none of
+// them is held. 0 means no bound. Default DefaultMaxSnapshots.
 func WithMaxSnapshots(n int) Option {
 	return optionFunc(func(c *config) { c.maxSnapshots = max(n, 0) })
 }

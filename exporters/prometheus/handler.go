@@ -1,8 +1,8 @@
 package prometheus
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,44 +16,66 @@ import (
 )
 
 // handler serves the optel encoder's output. Concurrent scrapes asking for
-// the same format share one collection and one rendered buffer (and one
-// gzip of it): a scrape that arrives while a render runs waits for it and
-// writes the same bytes. Buffers are reference-counted and kept on a short
-// free list (not a sync.Pool, which every GC empties: with a large heap a
-// GC runs between most scrapes), so a steady scrape load reuses them
-// instead of growing an exposition-sized buffer each time. The cost is
-// that a buffer per format stays allocated between scrapes.
+// the same format and encoding share one collection and one rendering: a
+// scrape that arrives while a render runs waits for it and writes the same
+// bytes. A render streams the exposition through the compressor in chunks
+// (renderer.renderTo), so a gzip or zstd scrape never holds the
+// uncompressed exposition; the compressed one (or, for an uncompressed
+// scrape, the exposition) is held by the scrapes writing it, and let go
+// when the last one is done. Buffers of at most maxKeptBody bytes are kept
+// on a short free list (not a sync.Pool, which every GC empties) for the
+// next render; larger ones are freed, so that what stays allocated between
+// scrapes does not grow with the number of series.
 type handler struct {
 	r           *renderer
 	sem         chan struct{} // nil: no limit on scrapes in flight
 	collections atomic.Int64
 
 	mu      sync.Mutex
-	flights [2]*flight     // by format: text, OpenMetrics
-	free    []*snapshot    // at most maxFree
-	size    [2]int         // last body size per format, to size new buffers
-	live    int            // snapshots some scrape still holds
-	maxLive int            // 0: no bound
-	done    [2][]*snapshot // by format: completed renders some scrape still holds, oldest first
+	flights [numKeys]*flight     // by key (format and encoding)
+	free    []*snapshot          // at most maxFree
+	size    [numKeys]int         // last body size per key, to size new buffers
+	live    int                  // snapshots some scrape still holds
+	maxLive int                  // 0: no bound
+	done    [numKeys][]*snapshot // by key: completed renders some scrape still holds, oldest first
 }
 
-const maxFree = 2
+const (
+	maxFree = 2
+	// maxKeptBody bounds the buffers kept between scrapes.
+	maxKeptBody = 8 << 20
+)
+
+// The encodings of a response body.
+const (
+	encIdentity = iota
+	encGzip
+	encZstd
+	numEncodings
+)
+
+// numKeys is the number of distinct renders: two formats (text,
+// OpenMetrics) times the encodings.
+const numKeys = 2 * numEncodings
+
+func renderKey(om bool, enc int) int {
+	if om {
+		return numEncodings + enc
+	}
+	return enc
+}
 
 type flight struct {
 	done chan struct{}
 	snap *snapshot
 }
 
-// snapshot is one rendered exposition, shared by the scrapes that waited
-// for it. The last one to finish returns it to the pool.
+// snapshot is one rendered and encoded exposition, shared by the scrapes
+// that waited for it. The last one to finish returns it to the pool.
 type snapshot struct {
 	h      *handler
 	body   []byte
 	refs   atomic.Int32
-	gzOnce sync.Once
-	gz     bytes.Buffer
-	zsOnce sync.Once
-	zs     []byte
 	failed bool // the render panicked; set before its flight is done
 }
 
@@ -61,11 +83,6 @@ func (s *snapshot) release() {
 	if s.refs.Add(-1) != 0 {
 		return
 	}
-	s.body = s.body[:0]
-	s.gz.Reset()
-	s.gzOnce = sync.Once{}
-	s.zs = s.zs[:0]
-	s.zsOnce = sync.Once{}
 	s.failed = false
 	h := s.h
 	h.mu.Lock()
@@ -73,7 +90,8 @@ func (s *snapshot) release() {
 	for i := range h.done {
 		h.done[i] = slices.DeleteFunc(h.done[i], func(d *snapshot) bool { return d == s })
 	}
-	if len(h.free) < maxFree {
+	if len(h.free) < maxFree && cap(s.body) <= maxKeptBody {
+		s.body = s.body[:0]
 		h.free = append(h.free, s)
 	}
 	h.mu.Unlock()
@@ -93,22 +111,49 @@ func (s *snapshot) tryRef() bool {
 	}
 }
 
-// gzipped compresses the body once, whoever asks first.
-func (s *snapshot) gzipped() []byte {
-	s.gzOnce.Do(func() {
-		zw := gzipPool.Get().(*gzip.Writer)
-		zw.Reset(&s.gz)
-		_, _ = zw.Write(s.body)
-		_ = zw.Close()
-		gzipPool.Put(zw)
-	})
-	return s.gz.Bytes()
+// encode renders an exposition into s.body in encoding enc: straight
+// into it without compression, else through the compressor in chunks.
+func (s *snapshot) encode(ctx context.Context, r *renderer, om bool, enc int) {
+	var pool *sync.Pool
+	switch enc {
+	case encGzip:
+		pool = &gzipPool
+	case encZstd:
+		pool = &zstdPool
+	default:
+		s.body = r.render(ctx, s.body[:0], om)
+		return
+	}
+	zw := pool.Get().(compressor)
+	c := &compressing{body: appendWriter{s.body[:0]}, zw: zw}
+	zw.Reset(&c.body)
+	_ = r.renderTo(ctx, c, om) // writes to memory do not fail
+	_ = zw.Close()
+	s.body = c.body.b
+	// Pooled only when the render returned, and pointed away from the
+	// body, so that the pool keeps no body alive.
+	zw.Reset(io.Discard)
+	pool.Put(zw)
 }
 
-// zstded compresses the body with zstd once, whoever asks first.
-func (s *snapshot) zstded() []byte {
-	s.zsOnce.Do(func() { s.zs = zstdEncoder().EncodeAll(s.body, s.zs[:0]) })
-	return s.zs
+// compressor is a gzip or zstd writer.
+type compressor interface {
+	io.WriteCloser
+	Reset(w io.Writer)
+}
+
+// compressing compresses what it is written into body; Restart throws it
+// away and starts a new stream.
+type compressing struct {
+	body appendWriter
+	zw   compressor
+}
+
+func (c *compressing) Write(p []byte) (int, error) { return c.zw.Write(p) }
+
+func (c *compressing) Restart() {
+	c.body.b = c.body.b[:0]
+	c.zw.Reset(&c.body)
 }
 
 // The compressors are klauspost/compress's: its gzip writes the same format
@@ -122,11 +167,12 @@ var gzipPool = sync.Pool{New: func() any {
 	return zw
 }}
 
-var zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
-	// EncodeAll is safe for concurrent use; the options cannot fail.
-	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2), zstd.WithLowerEncoderMem(true))
-	return enc
-})
+var zstdPool = sync.Pool{New: func() any {
+	// Concurrency 1: the stream is compressed in the rendering goroutine,
+	// with no goroutine of its own. The options cannot fail.
+	zw, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	return zw
+}}
 
 // The formats the optel encoder writes. Protobuf is not offered: a
 // scraper that prefers it (for native histograms) falls back to text.
@@ -157,7 +203,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	format := expfmt.NegotiateAccept(req.Header, acceptedFormats...)
 	om := format.FormatType() == expfmt.TypeOpenMetrics
-	snap := h.snapshot(req.Context(), om)
+	enc := negotiateEncoding(req.Header.Get("Accept-Encoding"))
+	snap := h.snapshot(req.Context(), om, enc)
 	if snap == nil {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many expositions held by slow scrapes; retry later", http.StatusServiceUnavailable)
@@ -176,32 +223,27 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hdr.Set("Content-Type", string(format))
 	hdr.Add("Vary", "Accept")
 	hdr.Add("Vary", "Accept-Encoding")
-	body := snap.body
-	switch negotiateEncoding(req.Header.Get("Accept-Encoding")) {
-	case "zstd":
-		body = snap.zstded()
+	switch enc {
+	case encZstd:
 		hdr.Set("Content-Encoding", "zstd")
-	case "gzip":
-		body = snap.gzipped()
+	case encGzip:
 		hdr.Set("Content-Encoding", "gzip")
 	}
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(snap.body)))
 	if req.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(body)
+	_, _ = w.Write(snap.body)
 }
 
 // snapshot returns a rendered exposition holding one reference for the
-// caller: the running render of that format if there is one, else a new
-// render; when a new render would exceed the bound on snapshots held, the
-// newest completed one of that format, or nil if none is held. The render does not inherit the request's cancellation, because
-// other scrapes may be waiting on it.
-func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
-	i := 0
-	if om {
-		i = 1
-	}
+// caller: the running render of that format and encoding if there is one,
+// else a new render; when a new render would exceed the bound on snapshots
+// held, the newest completed one of that format and encoding, or nil if
+// none is held. The render does not inherit the request's cancellation,
+// because other scrapes may be waiting on it.
+func (h *handler) snapshot(ctx context.Context, om bool, enc int) *snapshot {
+	i := renderKey(om, enc)
 	h.mu.Lock()
 	if f := h.flights[i]; f != nil {
 		f.snap.refs.Add(1)
@@ -212,8 +254,8 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 	if h.maxLive > 0 && h.live >= h.maxLive {
 		// Every snapshot allowed is held by scrapes still writing (slow
 		// readers, or many at once): share the newest completed one of
-		// this format instead of rendering another. It is at most as old
-		// as the longest of those writes.
+		// this format and encoding instead of rendering another. It is at
+		// most as old as the longest of those writes.
 		for j := len(h.done[i]) - 1; j >= 0; j-- {
 			if s := h.done[i][j]; s.tryRef() {
 				h.mu.Unlock()
@@ -262,16 +304,16 @@ func (h *handler) snapshot(ctx context.Context, om bool) *snapshot {
 			panic(p)
 		}
 	}()
-	s.body = h.r.render(context.WithoutCancel(ctx), s.body[:0], om)
+	s.encode(context.WithoutCancel(ctx), h.r, om, enc)
 	h.collections.Add(1)
 	return s
 }
 
 // negotiateEncoding picks the Content-Encoding for an Accept-Encoding
-// header: "zstd" or "gzip" when accepted (a named entry, or "*", without
-// q=0), the one with the higher q, zstd on a tie; else "" (identity).
+// header: zstd or gzip when accepted (a named entry, or "*", without
+// q=0), the one with the higher q, zstd on a tie; else identity.
 // Prometheus asks for gzip only.
-func negotiateEncoding(h string) string {
+func negotiateEncoding(h string) int {
 	qGzip, qZstd, qStar := -1.0, -1.0, -1.0
 	for h != "" {
 		var part string
@@ -302,9 +344,9 @@ func negotiateEncoding(h string) string {
 	}
 	switch {
 	case qZstd > 0 && qZstd >= qGzip:
-		return "zstd"
+		return encZstd
 	case qGzip > 0:
-		return "gzip"
+		return encGzip
 	}
-	return ""
+	return encIdentity
 }

@@ -287,9 +287,10 @@ func (w heldWriter) Write(b []byte) (int, error) {
 
 // TestHandlerSnapshotBound: scrapes that arrive one after another, each
 // still writing its own exposition, hold one each. Once WithMaxSnapshots are
-// held, a scrape shares the newest held exposition of its format (no new
-// render); with none of its format held it gets 503 with Retry-After, and
-// is served again as soon as one finishes. Panicking renders hold nothing.
+// held, a scrape shares the newest held exposition of its format and
+// encoding (no new render); with none of them held it gets 503 with
+// Retry-After, and is served again as soon as one finishes. Panicking
+// renders hold nothing.
 func TestHandlerSnapshotBound(t *testing.T) {
 	exp, m := newOptel(t, prometheus.WithMaxSnapshots(2))
 	c, _ := m.Int64Counter("c", metric.WithDescription("d"))
@@ -322,6 +323,15 @@ func TestHandlerSnapshotBound(t *testing.T) {
 	}
 	if got, retry := scrape(om); got != http.StatusServiceUnavailable || retry == "" {
 		t.Errorf("OpenMetrics scrape with none of its format held: %d (Retry-After %q), want 503 with Retry-After", got, retry)
+	}
+	// Held expositions are encoded: an uncompressed one cannot serve gzip.
+	gz := httptest.NewRequest("GET", "/metrics", nil)
+	gz.Header.Set("Accept", text)
+	gz.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, gz)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("gzip text scrape with only uncompressed text held: %d, want 503 with Retry-After", rec.Code)
 	}
 	close(scrapes[0].release)
 	<-scrapes[0].done

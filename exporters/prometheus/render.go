@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -30,15 +31,15 @@ const (
 	bridgeScope = "go.opentelemetry.io/contrib/bridges/prometheus"
 )
 
-// renderer is the optel encoder: it collects from a ManualReader into a
-// ResourceMetrics it keeps between scrapes (the SDK reuses its slices, so a
-// steady-state collection allocates little) and writes the text format or
-// OpenMetrics, with exemplars (exemplar.go), straight from metricdata into
-// a caller's buffer. Nothing is converted into client_golang metric
-// objects.
+// renderer is the optel encoder: it collects from a ManualReader into
+// storage shaped like the last collection, released after the render
+// (collect.go), and writes the text format or OpenMetrics, with exemplars
+// (exemplar.go), straight from metricdata into a caller's buffer or, in
+// chunks, to a writer (renderTo). Nothing is converted into client_golang
+// metric objects.
 //
 // Renders are serialized by mu, which also guards the caches; concurrent
-// scrapes of one format share a render (see handler).
+// scrapes of one format and encoding share a render (see handler).
 type renderer struct {
 	// scopeOrder is reused by group to visit scopes in a stable order.
 	scopeOrder []int
@@ -74,6 +75,14 @@ type renderer struct {
 	pass   pass
 	family string
 	member int // the index of the member being rendered
+	// mayBeAlike is what scanFamily found; checkFirst names the families
+	// it scans before they are rendered (see renderTo). spilled says that
+	// part of the family being rendered has been written, and restart that
+	// the exposition must be rendered again.
+	mayBeAlike bool
+	checkFirst map[string]bool
+	spilled    bool
+	restart    bool
 	// Duplicate detection, reused across scrapes: seen maps a hash of a
 	// label set to its first entry in seenEntries; drop marks the series
 	// of the family to leave out, by their index in the family.
@@ -83,7 +92,15 @@ type renderer struct {
 	lbl2        []byte // labels of an earlier series, to compare
 	drop        []bool
 	series      int
-	quiet       bool // per-point problems were reported by an earlier pass
+	quiet       bool // per-point problems are reported by another pass
+
+	// Streaming (renderTo): out receives the rendered bytes in chunks of
+	// about chunkSize, rendered into chunk.
+	out   *chunkWriter
+	chunk []byte
+	// shape is what the last collection held, to give the next one
+	// storage the SDK fills in place (collect.go).
+	shape []scopeShape
 }
 
 type nameKey struct {
@@ -132,8 +149,12 @@ func newRenderer(reader *sdkmetric.ManualReader, c *config, foreign prom.Gathere
 		counts:     &repairCounts{},
 		seed:       maphash.MakeSeed(),
 		seen:       map[uint64]int32{},
+		checkFirst: map[string]bool{},
 	}
 }
+
+// chunkSize is about how many bytes renderTo hands its writer at a time.
+const chunkSize = 128 << 10
 
 // render collects and appends one whole exposition to b. Problems with
 // single metrics are reported and the metric is skipped; the rest is still
@@ -142,14 +163,88 @@ func newRenderer(reader *sdkmetric.ManualReader, c *config, foreign prom.Gathere
 func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rep = repairs{}
+	defer r.release()
+	r.collect(ctx)
+	return r.emit(b, om)
+}
 
+// streamWriter is what renderTo writes to. Restart discards what was
+// written: renderTo calls it before it renders the exposition again.
+type streamWriter interface {
+	io.Writer
+	Restart()
+}
+
+// renderTo renders one whole exposition as render does, writing it to w in
+// chunks of about chunkSize bytes as it goes, so that the exposition is
+// never held whole. It returns the first error of w.
+//
+// Streaming takes from a family the chance to be rendered again: the
+// duplicate check (repair.go) finds out that a family needs it while the
+// family is being rendered, and by then part of it may have been written.
+// Then w is restarted and the exposition rendered again from the same
+// collection, the family marked to be checked before it is rendered, on
+// this and every later scrape. This costs one more rendering the first
+// time a large family holds series that may render alike.
+func (r *renderer) renderTo(ctx context.Context, w streamWriter, om bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer r.release()
+	if cap(r.chunk) == 0 {
+		r.chunk = make([]byte, 0, chunkSize+chunkSize/4)
+	}
+	sink := &chunkWriter{w: w}
+	r.out = sink
+	defer func() { r.out = nil }()
+	r.collect(ctx)
+	for {
+		b := r.emit(r.chunk[:0], om)
+		r.chunk = b[:0]
+		if !r.restart {
+			sink.write(b)
+			return sink.err
+		}
+		r.restart = false
+		w.Restart()
+		sink.err = nil
+	}
+}
+
+// chunkWriter keeps the first error of w and writes nothing after it.
+type chunkWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *chunkWriter) write(b []byte) {
+	if c.err == nil && len(b) > 0 {
+		_, c.err = c.w.Write(b)
+	}
+}
+
+// spill hands b to the streaming writer, if any, once it holds a chunk,
+// and returns the buffer to go on with. Nothing is spilled while a family
+// is only being marked for duplicates (its bytes are thrown away).
+func (r *renderer) spill(b []byte) []byte {
+	if r.out == nil || len(b) < chunkSize || r.pass == passMark {
+		return b
+	}
+	r.out.write(b)
+	r.spilled = true
+	return b[:0]
+}
+
+// collect collects into r.rm and indexes what it got into r.families.
+func (r *renderer) collect(ctx context.Context) {
 	collected := true
+	r.prepare()
 	if err := r.reader.Collect(ctx, &r.rm); err != nil {
 		if !errors.Is(err, sdkmetric.ErrReaderShutdown) {
 			r.report(fmt.Errorf("prometheus exporter: collect: %w", err))
 		}
-		collected = !errors.Is(err, sdkmetric.ErrReaderShutdown) && !errors.Is(err, sdkmetric.ErrReaderNotRegistered)
+		// A reader shut down or not registered, or a cancelled context,
+		// leaves r.rm as prepare made it: no data.
+		collected = !errors.Is(err, sdkmetric.ErrReaderShutdown) && !errors.Is(err, sdkmetric.ErrReaderNotRegistered) && ctx.Err() == nil
 	}
 	r.families = r.families[:0]
 	clear(r.index)
@@ -160,24 +255,36 @@ func (r *renderer) render(ctx context.Context, b []byte, om bool) []byte {
 		}
 	}
 	if r.transform != nil {
+		out := r.out
+		r.out = nil // claimed families are rendered into r.scratch, whole
 		r.applyTransform()
+		r.out = out
 	}
 	if r.foreign != nil {
 		r.addForeign()
 	}
 	slices.SortFunc(r.families, func(a, b family) int { return strings.Compare(a.name, b.name) })
+}
 
+// emit appends the families to b, spilling as it goes when streaming. It
+// stops early, with r.restart set, when the output must be rendered again.
+func (r *renderer) emit(b []byte, om bool) []byte {
+	r.rep = repairs{}
+	r.pass, r.quiet = passPlain, false
 	for i := range r.families {
 		f := &r.families[i]
-		if f.foreign != nil {
+		switch {
+		case f.foreign != nil:
 			b = r.appendForeign(b, f.foreign, om)
-			continue
-		}
-		if f.name == targetInfoName && len(f.members) == 0 {
+		case f.name == targetInfoName && len(f.members) == 0:
 			b = r.appendTargetInfo(b, om)
-			continue
+		default:
+			b = r.appendFamily(b, f, om)
 		}
-		b = r.appendFamily(b, f, om)
+		if r.restart {
+			return b
+		}
+		b = r.spill(b)
 	}
 	if om {
 		b = append(b, "# EOF\n"...)
@@ -310,22 +417,37 @@ func sumType(monotonic bool) (dto.MetricType, otlptranslator.MetricType, bool) {
 }
 
 // appendFamily renders a family. If two of its series may render with the
-// same labels (repair.go), it renders it again leaving out the duplicates;
-// other families pay a comparison per attribute for finding out.
+// same labels (repair.go), it first marks the duplicates and then renders
+// the family leaving them out; other families pay a look-up and a
+// comparison per attribute for finding out.
 func (r *renderer) appendFamily(b []byte, f *family, om bool) []byte {
 	r.beginFamily(f.name)
 	start, before := len(b), r.rep
+	reported := false // per-point problems, by an earlier pass
 	crossScope := r.crossScope(f)
-	if !crossScope {
+	switch {
+	case crossScope:
+	case r.checkFirst[f.name]:
+		if !r.scanFamily(f) {
+			return r.appendMembers(b, f, om) // passPlain; cannot find series alike
+		}
+	default:
+		r.spilled = false
 		b = r.appendMembers(b, f, om)
 		if r.pass != passRetry {
 			return b
 		}
-		b, r.rep = b[:start], before
+		if r.spilled {
+			// Part of the family is written: render again (renderTo).
+			r.checkFirst[f.name] = true
+			r.restart = true
+			return b
+		}
+		b, r.rep, reported = b[:start], before, true
 	}
 	r.markDuplicates(f)
 	r.rep.sanitized, r.rep.firstSanitized = before.sanitized, before.firstSanitized // counted again below
-	r.pass, r.series, r.quiet = passWrite, 0, !crossScope
+	r.pass, r.series, r.quiet = passWrite, 0, reported
 	b = r.appendMembers(b, f, om)
 	r.pass, r.quiet = passPlain, false
 	r.releaseDuplicates()
@@ -341,8 +463,8 @@ func (r *renderer) beginFamily(name string) {
 func (r *renderer) appendMembers(b []byte, f *family, om bool) []byte {
 	var bad bool
 	b, bad = appendHeader(b, f.name, f.help, f.typ, om)
-	if bad {
-		r.noteSanitized()
+	if bad && r.pass != passMark {
+		r.countSanitized() // a HELP text: it does not make series alike
 	}
 	for i, mem := range f.members {
 		if r.pass == passRetry {
@@ -421,6 +543,7 @@ func appendPoints[N int64 | float64](r *renderer, b []byte, name string, scope *
 			b = appendExemplar(r, b, &dps[i].Exemplars[latest(dps[i].Exemplars)])
 		}
 		b = append(b, '\n')
+		b = r.spill(b)
 	}
 	return b
 }
@@ -462,6 +585,7 @@ func appendHistogram[N int64 | float64](r *renderer, b []byte, name string, scop
 		}
 		b = append(b, '\n')
 		b = appendSums(b, name, r.lbl, float64(dp.Sum), dp.Count, om)
+		b = r.spill(b)
 	}
 	return b
 }
@@ -486,6 +610,7 @@ func appendExponential[N int64 | float64](r *renderer, b []byte, name string, sc
 		b = appendCount(b, dp.Count, om)
 		b = append(b, '\n')
 		b = appendSums(b, name, r.lbl, float64(dp.Sum), dp.Count, om)
+		b = r.spill(b)
 	}
 	return b
 }

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -24,7 +25,10 @@ import (
 // Duplicates are found per family: while a family is rendered, track notes
 // whether two of its series may render alike, and only then is it rendered
 // again in two more passes, the first marking the duplicates, the second
-// leaving them out.
+// leaving them out. A family that renderTo has already partly written when
+// that turns out is checked before it is rendered from then on: a scan
+// (scanFamily) looks at its series' attribute keys, value types and string
+// values as track does, without writing anything.
 
 // pass is where the rendering of a family stands.
 type pass uint8
@@ -32,14 +36,89 @@ type pass uint8
 const (
 	passPlain pass = iota // the usual: render every series
 	passRetry             // two series may render alike: stop, to render again
+	passScan              // write nothing; find out whether two series may render alike
 	passMark              // render labels only and mark duplicates
 	passWrite             // render, leaving out the marked duplicates
 )
 
 // alike notes that two series of the family may render with the same labels.
 func (r *renderer) alike() {
-	if r.pass == passPlain {
+	switch r.pass {
+	case passPlain:
 		r.pass = passRetry
+	case passScan:
+		r.mayBeAlike = true
+	}
+}
+
+// scanFamily reports whether two series of f may render alike. For each
+// series it does what renderLabels does for tracking: with scope labels, or
+// when a series' label names are out of order, it renders the labels (into
+// r.lbl, which it leaves undefined); otherwise it only looks the keys up
+// and checks the string values for invalid UTF-8, which is all rendering
+// would find. It counts and reports nothing.
+func (r *renderer) scanFamily(f *family) bool {
+	r.pass, r.quiet, r.mayBeAlike = passScan, true, false
+	defer func() { r.pass, r.quiet = passPlain, false }()
+	for _, mem := range f.members {
+		switch v := mem.m.Data.(type) {
+		case metricdata.Sum[int64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.DataPoint[int64]) attribute.Set { return p.Attributes })
+		case metricdata.Sum[float64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.DataPoint[float64]) attribute.Set { return p.Attributes })
+		case metricdata.Gauge[int64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.DataPoint[int64]) attribute.Set { return p.Attributes })
+		case metricdata.Gauge[float64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.DataPoint[float64]) attribute.Set { return p.Attributes })
+		case metricdata.Histogram[int64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.HistogramDataPoint[int64]) attribute.Set { return p.Attributes })
+		case metricdata.Histogram[float64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.HistogramDataPoint[float64]) attribute.Set { return p.Attributes })
+		case metricdata.ExponentialHistogram[int64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.ExponentialHistogramDataPoint[int64]) attribute.Set { return p.Attributes })
+		case metricdata.ExponentialHistogram[float64]:
+			scanPoints(r, mem.scope, v.DataPoints, func(p *metricdata.ExponentialHistogramDataPoint[float64]) attribute.Set { return p.Attributes })
+		}
+		if r.mayBeAlike {
+			return true
+		}
+	}
+	return false
+}
+
+func scanPoints[P any](r *renderer, scope *instrumentation.Scope, dps []P, attrs func(*P) attribute.Set) {
+	for i := range dps {
+		if r.scanSet(attrs(&dps[i]), scope); r.mayBeAlike {
+			return
+		}
+	}
+}
+
+func (r *renderer) scanSet(set attribute.Set, scope *instrumentation.Scope) {
+	if r.scopeInfo {
+		r.renderLabels(set, scope)
+		return
+	}
+	gen := stamp(r.gen, 0)
+	prev := ""
+	for i := range set.Len() {
+		kv, _ := set.Get(i)
+		li, err := r.label(kv.Key)
+		if err != nil {
+			return // the point is skipped when rendered
+		}
+		if li.seen != gen|uint64(kv.Value.Type()) {
+			r.track(li, kv)
+		}
+		if i > 0 && li.name <= prev {
+			r.renderLabels(set, scope) // the slow path: merged names
+			return
+		}
+		prev = li.name
+		if kv.Value.Type() == attribute.STRING && !utf8.ValidString(kv.Value.AsString()) {
+			r.alike() // values that differ only in invalid bytes render alike
+			return
+		}
 	}
 }
 
@@ -151,7 +230,9 @@ func (r *renderer) track(li *labelInfo, kv attribute.KeyValue) {
 
 func (r *renderer) noteSanitized() {
 	r.alike() // values that differ only in invalid bytes render alike
-	r.countSanitized()
+	if r.pass != passScan {
+		r.countSanitized()
+	}
 }
 
 // countSanitized counts a repaired text that is not part of a series'

@@ -249,7 +249,7 @@ func (s samples) printScrape(w io.Writer) {
 	for _, size := range sizes {
 		sub := "/prometheus-gzip/series=" + size.n
 		o, a := "BenchmarkScrapeOptel"+size.name+sub, "BenchmarkScrapeClientGolang"+size.name+sub
-		ret := s[o]["retained-MiB"]
+		ret, aret := s[o]["retained-MiB"], s[a]["retained-MiB"]
 		if len(ret) == 0 {
 			continue
 		}
@@ -257,7 +257,11 @@ func (s samples) printScrape(w io.Writer) {
 		if size.name == "1M" {
 			rt = 100
 		}
-		fmt.Fprintf(w, "| %s series, kept between scrapes | %.0f MiB [%.0f–%.0f] | 0 (keeps nothing) | %s | %s |\n", size.name, med(ret), slices.Min(ret), slices.Max(ret), tgtMiB(rt), verdict(slices.Min(ret), slices.Max(ret), rt, false))
+		anchor := "not measured"
+		if len(aret) > 0 {
+			anchor = fmt.Sprintf("%.1f MiB [%.1f–%.1f]", med(aret), slices.Min(aret), slices.Max(aret))
+		}
+		fmt.Fprintf(w, "| %s series, kept between scrapes | %.1f MiB [%.1f–%.1f] | %s | %s | %s |\n", size.name, med(ret), slices.Min(ret), slices.Max(ret), anchor, tgtMiB(rt), verdict(slices.Min(ret), slices.Max(ret), rt, false))
 		if r := s.paired(o, "peak-heap-MiB", a, "peak-heap-MiB"); len(r) > 0 {
 			fmt.Fprintf(w, "| %s series, peak heap during scrapes (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdictN(r, 1, false))
 		}
