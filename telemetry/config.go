@@ -197,7 +197,7 @@ const (
 // WithExemplarFilter selects the exemplar filter. Default
 // ExemplarsTraceBased when spans are exported (a trace exporter or span
 // processor), ExemplarsOff otherwise.
-// Exemplars reach OTLP, and Prometheus through the stock encoder.
+// Exemplars reach OTLP, JSON and Prometheus (OpenMetrics), either encoder.
 func WithExemplarFilter(f ExemplarFilter) Option {
 	return optionFunc(func(c *config) { c.exemplars.set(f, "WithExemplarFilter") })
 }
