@@ -121,7 +121,9 @@ const opObjects = 1000
 
 type variant struct {
 	name string
-	run  func(ctx context.Context, cfg *rest.Config, ns string) (stop func() error, err error)
+	// run starts the operator; flush delivers what it has recorded (spans
+	// still queued) and is called before its CPU is read; stop stops it.
+	run func(ctx context.Context, cfg *rest.Config, ns string) (flush func(), stop func() error, err error)
 }
 
 var operatorVariants = []variant{
@@ -133,11 +135,15 @@ var operatorVariants = []variant{
 // tracingVariants compare optel with metrics on and traces off against the
 // same with every handler run traced (always_on sampler) and exported over
 // OTLP http/protobuf to a loopback receiver in this process that decodes
-// nothing and answers success. The receiver's CPU is counted with the
-// operator's, which overstates tracing's cost.
+// nothing and answers success (its CPU is counted with the operator's,
+// which overstates tracing's cost), and against the default json exporter
+// (the in-memory view). Queued spans are flushed before the CPU is read.
+// The workload's handlers make no API call, so each change is one handler
+// span: child API spans are not part of this measurement.
 var tracingVariants = []variant{
 	{"optel-tracing-off", optelRunner("prometheus,json", "none")},
 	{"optel-tracing-on", optelRunner("prometheus,json", "otlp")},
+	{"optel-tracing-json", optelRunner("prometheus,json", "json")},
 }
 
 // rotation advances once per benchmark invocation (each -count), so with
@@ -304,7 +310,7 @@ func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloa
 	// not charged to this one's CPU time.
 	goruntime.GC()
 	start, startCPU := time.Now(), processCPU()
-	stop, err := v.run(ctx, opCfg, ns)
+	flush, stop, err := v.run(ctx, opCfg, ns)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -313,6 +319,7 @@ func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloa
 	// as the operator's.
 	updateFromDriver(b, cp, ns)
 	waitCount(b, v.name, &counter.handled, 2*opObjects)
+	flush()
 	res := workloadResult{wall: time.Since(start), cpu: processCPU() - startCPU, requests: counter.requests.Load()}
 	if err := stop(); err != nil {
 		b.Fatal(err)
@@ -324,8 +331,8 @@ func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloa
 	return res
 }
 
-func optelRunner(exporters, traces string) func(context.Context, *rest.Config, string) (func() error, error) {
-	return func(ctx context.Context, cfg *rest.Config, ns string) (func() error, error) {
+func optelRunner(exporters, traces string) func(context.Context, *rest.Config, string) (func(), func() error, error) {
+	return func(ctx context.Context, cfg *rest.Config, ns string) (func(), func() error, error) {
 		opts := []telemetry.Option{telemetry.WithExporters(exporters), telemetry.WithTracesExporters(traces),
 			telemetry.WithEnvironment(func(string) (string, bool) { return "", false })}
 		if traces == "otlp" {
@@ -337,7 +344,7 @@ func optelRunner(exporters, traces string) func(context.Context, *rest.Config, s
 		}
 		tp, err := telemetry.New(ctx, opts...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		op, err := operator.New(cfg, operator.Options{
 			Namespaces: []string{ns}, Telemetry: tp, Workers: 8,
@@ -345,14 +352,15 @@ func optelRunner(exporters, traces string) func(context.Context, *rest.Config, s
 			Server: server.Options{BindAddress: "0", HealthProbeBindAddress: "0"},
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		_ = op.OnCreate(gadgets, "create", func(context.Context, *operator.Event) error { return nil })
 		_ = op.OnUpdate(gadgets, "update", func(context.Context, *operator.Event) error { return nil })
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- op.Run(runCtx) }()
-		return func() error {
+		flush := func() { _ = tp.ForceFlush(ctx) }
+		return flush, func() error {
 			cancel()
 			err := <-done
 			return errors.Join(err, tp.Shutdown(ctx))
@@ -369,7 +377,7 @@ const handledAnnotation = "bench.optel.dev/last-handled"
 // as controller-runtime users configure it: without that, every Get is a
 // live API call. Its metrics go to controller-runtime's global registry, as
 // they always do; the metrics server is off, like optel's listeners here.
-func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string) (func() error, error) {
+func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string) (func(), func() error, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Scheme:                 runtime.NewScheme(),
@@ -379,7 +387,7 @@ func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string) (
 		Logger:                 logr.Discard(),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := mgr.GetClient()
 	u := &unstructured.Unstructured{}
@@ -410,12 +418,12 @@ func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string) (
 			return reconcile.Result{}, c.Patch(ctx, obj, client.MergeFrom(base))
 		}))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(runCtx) }()
-	return func() error { cancel(); return <-done }, nil
+	return func() {}, func() error { cancel(); return <-done }, nil
 }
 
 // The driver is this test binary run again with driverEnv set: it updates

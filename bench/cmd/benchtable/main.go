@@ -330,17 +330,19 @@ func (s samples) printTracing(w io.Writer) {
 	fmt.Fprintln(w, "| Tracing cost | tracing on | tracing off | paired ratio, median [range] | target | verdict |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	if len(s[b]["optel-tracing-on-cpu-µs/change"]) > 0 {
-		for _, u := range []struct {
-			unit, what string
-			target     float64
-			atLeast    bool
-		}{{"cpu-µs/change", "operator CPU µs per change (always_on, OTLP to loopback)", 1.10, false}, {"changes/s", "operator changes per second", 0, true}} {
-			r := s.paired(b, "optel-tracing-on-"+u.unit, b, "optel-tracing-off-"+u.unit)
-			if len(r) == 0 {
-				continue
+		for _, v := range []struct{ name, what string }{{"optel-tracing-on", "OTLP to loopback, always_on"}, {"optel-tracing-json", "json (the in-memory view, the default)"}} {
+			for _, u := range []struct {
+				unit, what string
+				target     float64
+				atLeast    bool
+			}{{"cpu-µs/change", "operator CPU µs per change", 1.10, false}, {"changes/s", "operator changes per second", 0, true}} {
+				r := s.paired(b, v.name+"-"+u.unit, b, "optel-tracing-off-"+u.unit)
+				if len(r) == 0 {
+					continue
+				}
+				fmt.Fprintf(w, "| %s, tracing %s | %.1f | %.1f | %s | %s | %s |\n", u.what, v.what, med(s[b][v.name+"-"+u.unit]), med(s[b]["optel-tracing-off-"+u.unit]),
+					ratioCell(r), tgt(u.target, u.atLeast), verdictN(r, u.target, u.atLeast))
 			}
-			fmt.Fprintf(w, "| %s | %.1f | %.1f | %s | %s | %s |\n", u.what, med(s[b]["optel-tracing-on-"+u.unit]), med(s[b]["optel-tracing-off-"+u.unit]),
-				ratioCell(r), tgt(u.target, u.atLeast), verdictN(r, u.target, u.atLeast))
 		}
 	} else {
 		fmt.Fprintln(w, "| operator CPU per change | not run | | | | |")
