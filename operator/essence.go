@@ -188,8 +188,9 @@ func normalize(v any) any {
 	return v
 }
 
-// onlyAnnotationChanged reports whether b differs from a in nothing but
-// the annotation ann (present in b), resourceVersion and managedFields.
+// onlyAnnotationChanged reports whether b differs from a in the annotation
+// ann (a new value, present in b) and otherwise in nothing but
+// resourceVersion and managedFields.
 func onlyAnnotationChanged(a, b *unstructured.Unstructured, ann string) bool {
 	if len(a.Object) != len(b.Object) {
 		return false
@@ -231,8 +232,10 @@ func metadataEqualExcept(a, b map[string]any, ann string) bool {
 	}
 	aa, _ := a["annotations"].(map[string]any)
 	ab, _ := b["annotations"].(map[string]any)
-	if _, ok := ab[ann]; !ok {
-		return false // removed: processing writes it back
+	if v, ok := ab[ann]; !ok || v == aa[ann] {
+		// Removed: processing writes it back. Unchanged: a relist or
+		// resync, which level-based handlers expect to see.
+		return false
 	}
 	for k, v := range aa {
 		if k == ann {

@@ -329,6 +329,9 @@ func apiResource(path string) string {
 	default:
 		return ""
 	}
+	if len(parts) == 3 && parts[0] == "namespaces" && (parts[2] == "status" || parts[2] == "finalize") {
+		return "namespaces/" + parts[2] // a namespace's own subresource
+	}
 	if len(parts) >= 3 && parts[0] == "namespaces" {
 		parts = parts[2:]
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,8 +17,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/optel-dev/optel/internal/observ"
 )
@@ -257,6 +260,8 @@ func TestAPIResource(t *testing.T) {
 		"/api/v1/namespaces/ns/pods/p":                        "pods",
 		"/api/v1/namespaces/ns/pods/p/log":                    "pods/log",
 		"/api/v1/namespaces/ns":                               "namespaces",
+		"/api/v1/namespaces/ns/status":                        "namespaces/status",
+		"/api/v1/namespaces/ns/finalize":                      "namespaces/finalize",
 		"/api/v1/namespaces":                                  "namespaces",
 		"/apis/example.com/v1/namespaces/ns/widgets/w/status": "widgets/status",
 		"/apis/coordination.k8s.io/v1/namespaces/ns/leases/l": "leases",
@@ -359,6 +364,7 @@ func TestOnlyAnnotationChanged(t *testing.T) {
 			o.SetAnnotations(map[string]string{"keep": "1", lastHandled: "b"})
 			o.SetResourceVersion("2")
 		}, true},
+		{"nothing changed (a relist)", func(o *unstructured.Unstructured) {}, false},
 		{"optel's annotation removed", func(o *unstructured.Unstructured) {
 			o.SetAnnotations(map[string]string{"keep": "1"})
 		}, false},
@@ -386,5 +392,39 @@ func TestOnlyAnnotationChanged(t *testing.T) {
 				t.Errorf("onlyAnnotationChanged = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestErrorType(t *testing.T) {
+	gr := schema.GroupResource{Group: "example.com", Resource: "widgets"}
+	for _, tc := range []struct {
+		oc   outcome
+		err  error
+		want string
+	}{
+		{outcomePanic, &panicError{v: "boom"}, "panic"},
+		{outcomeTimeout, ErrHandlerTimeout, "timeout"},
+		{outcomePermanent, &PermanentError{Err: errors.New("bad spec")}, "permanent_error"},
+		{outcomeTemporary, apierrors.NewConflict(gr, "w", errors.New("changed")), "Conflict"},
+		{outcomeTemporary, &TemporaryError{Err: apierrors.NewNotFound(gr, "w")}, "NotFound"},
+		{outcomeTemporary, fmt.Errorf("wrapped: %w", errors.New("plain")), "*errors.errorString"},
+	} {
+		if got := errorType(tc.oc, tc.err); got != tc.want {
+			t.Errorf("errorType(%s, %v) = %q, want %q", tc.oc, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestRunLoggerText: the text handler writes the run's ids too.
+func TestRunLoggerText(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	_, span := tp.Tracer("t").Start(context.Background(), "run")
+	defer span.End()
+	var buf bytes.Buffer
+	runLogger(slog.New(slog.NewTextHandler(&buf, nil)), span).Info("hello")
+	want := "trace_id=" + span.SpanContext().TraceID().String() + " span_id=" + span.SpanContext().SpanID().String()
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("text line %q lacks %q", buf.String(), want)
 	}
 }

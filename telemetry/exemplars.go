@@ -74,15 +74,12 @@ func (r *lastReservoir) Collect(dest *[]exemplar.Exemplar) {
 		if !s.set {
 			continue
 		}
-		var e exemplar.Exemplar
-		if len(out) < cap(out) {
-			e = out[:len(out)+1][len(out)] // reuse the id slices of last time
-		}
-		e.FilteredAttributes, e.Time, e.Value = s.attrs, s.t, s.v
-		e.TraceID, e.SpanID = e.TraceID[:0], e.SpanID[:0]
+		// Fresh id slices: the collected data may still be read (an
+		// export in flight) when the next measurement replaces the slot.
+		e := exemplar.Exemplar{FilteredAttributes: s.attrs, Time: s.t, Value: s.v}
 		if s.sampled {
-			e.TraceID = append(e.TraceID, s.traceID[:]...)
-			e.SpanID = append(e.SpanID, s.spanID[:]...)
+			e.TraceID = append([]byte(nil), s.traceID[:]...)
+			e.SpanID = append([]byte(nil), s.spanID[:]...)
 		}
 		out = append(out, e)
 	}

@@ -203,7 +203,9 @@ func TestSpansReachRealCollector(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tp.Shutdown(ctx)
-			ctx, root := tp.TracerProvider().Tracer("t").Start(ctx, "root "+tc.name, trace.WithAttributes(attribute.String("proto", tc.name)))
+			// Shaped like a handler run, so the json view keeps it too.
+			ctx, root := tp.TracerProvider().Tracer("t").Start(ctx, "root "+tc.name, trace.WithAttributes(attribute.String("proto", tc.name),
+				attribute.String("optel.handler", "h"), attribute.String("optel.resource", "r")))
 			_, child := tp.TracerProvider().Tracer("t").Start(ctx, "child "+tc.name)
 			child.End()
 			root.End()
@@ -225,6 +227,11 @@ func TestSpansReachRealCollector(t *testing.T) {
 				}
 				return ""
 			})
+			// Both exporters got it: the json view serves the same run.
+			body := get(t, tp.Routes()["/traces.json"], "/traces.json?trace_id="+root.SpanContext().TraceID().String())
+			if !strings.Contains(body, root.SpanContext().TraceID().String()) || !strings.Contains(body, "child "+tc.name) {
+				t.Errorf("/traces.json does not serve the run the Collector got: %s", body)
+			}
 		})
 	}
 }

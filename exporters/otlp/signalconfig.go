@@ -109,7 +109,7 @@ func (c *Config) signalOptions(s *SignalConfig) []Option {
 
 func signalEnvironment(signal string, endpoint, protocol, headers, timeout, insecure, compression string) []setting.EnvVar {
 	return []setting.EnvVar{
-		{Name: endpoint, Description: signal + "-only endpoint, used as is; wins over " + EnvEndpoint + "."},
+		{Name: endpoint, Description: signal + "-only endpoint, used as is (a URL without a path gets /v1/" + strings.ToLower(signal) + "); wins over " + EnvEndpoint + "."},
 		{Name: protocol, Description: signal + "-only protocol; wins over " + EnvProtocol + "."},
 		{Name: headers, Description: signal + "-only headers; win over " + EnvHeaders + "."},
 		{Name: timeout, Description: signal + "-only timeout in milliseconds; wins over " + EnvTimeout + "."},
