@@ -428,9 +428,8 @@ func (c *controller) process(ctx context.Context, key string) (time.Duration, er
 		return 0, nil
 	}
 	// obj is the cache's until a handler is about to run: most passes
-	// (the event of optel's own annotation write, a resync) run none, and
-	// copying the object was a fifth of a pass's CPU. own makes the copy
-	// handlers get, once.
+	// run none, and copying the object costs. own makes the copy handlers
+	// get, once.
 	copied := false
 	own := func() {
 		if !copied {

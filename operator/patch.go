@@ -23,8 +23,7 @@ type objectWriter interface {
 
 // dynamicWriter is the objectWriter of a running operator. raw, when set,
 // sends the annotation patch and reads only its status: the patched
-// object in the response is not decoded (it is not used, and decoding it
-// cost about a quarter of optel's CPU per handled change).
+// object in the response is not decoded (it is not used).
 type dynamicWriter struct {
 	dyn dynamic.Interface
 	raw rest.Interface
