@@ -33,10 +33,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/optel-dev/optel/controlplane"
@@ -129,7 +131,11 @@ type variant struct {
 var operatorVariants = []variant{
 	{"optel-telemetry-on", optelRunner("prometheus,json", "none")},
 	{"optel-telemetry-off", optelRunner("none", "none")},
-	{"controller-runtime", controllerRuntimeRunner},
+	{"controller-runtime", controllerRuntimeRunner(false)},
+	// The same reconciler with GenerationChangedPredicate, as careful
+	// users configure it: like optel, it does not reconcile the echo of
+	// its own annotation write (which does not bump the generation).
+	{"controller-runtime-predicate", controllerRuntimeRunner(true)},
 }
 
 // tracingVariants compare optel with metrics on and traces off against the
@@ -377,7 +383,13 @@ const handledAnnotation = "bench.optel.dev/last-handled"
 // as controller-runtime users configure it: without that, every Get is a
 // live API call. Its metrics go to controller-runtime's global registry, as
 // they always do; the metrics server is off, like optel's listeners here.
-func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string) (func(), func() error, error) {
+func controllerRuntimeRunner(generationPredicate bool) func(context.Context, *rest.Config, string) (func(), func() error, error) {
+	return func(ctx context.Context, cfg *rest.Config, ns string) (func(), func() error, error) {
+		return runControllerRuntime(ctx, cfg, ns, generationPredicate)
+	}
+}
+
+func runControllerRuntime(ctx context.Context, cfg *rest.Config, ns string, generationPredicate bool) (func(), func() error, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Scheme:                 runtime.NewScheme(),
@@ -393,7 +405,11 @@ func controllerRuntimeRunner(ctx context.Context, cfg *rest.Config, ns string) (
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gadgetGVK)
 	skip := true
-	err = ctrl.NewControllerManagedBy(mgr).Named("gadget").For(u).
+	var forOpts []builder.ForOption
+	if generationPredicate {
+		forOpts = append(forOpts, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	}
+	err = ctrl.NewControllerManagedBy(mgr).Named("gadget").For(u, forOpts...).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 8, SkipNameValidation: &skip}).
 		Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 			obj := &unstructured.Unstructured{}
