@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -50,22 +49,13 @@ var _ LogExporterFactory = LogExporterFactoryFunc(nil)
 // NewLogExporterFactory pairs a config constructor with a build function,
 // as NewExporterFactory does for metrics.
 func NewLogExporterFactory[C ExporterConfig](newConfig func() C, build func(ctx context.Context, s ExporterSettings, c C) (LogExporter, error)) LogExporterFactory {
-	return logConfigFactory[C]{newConfig: newConfig, build: build}
+	return logConfigFactory[C]{typedFactory[C, LogExporter]{kind: "log exporter", newConfig: newConfig, build: build}}
 }
 
-type logConfigFactory[C ExporterConfig] struct {
-	newConfig func() C
-	build     func(context.Context, ExporterSettings, C) (LogExporter, error)
-}
-
-func (f logConfigFactory[C]) NewExporterConfig() ExporterConfig { return f.newConfig() }
+type logConfigFactory[C ExporterConfig] struct{ typedFactory[C, LogExporter] }
 
 func (f logConfigFactory[C]) NewLogExporter(ctx context.Context, s ExporterSettings) (LogExporter, error) {
-	c, ok := s.Config.(C)
-	if !ok {
-		return nil, fmt.Errorf("log exporter %s: config is %T, want %T", s.Name, s.Config, *new(C))
-	}
-	return f.build(ctx, s, c)
+	return f.buildFrom(ctx, s)
 }
 
 // LogProcessorExporter adapts a log processor (e.g. one built with

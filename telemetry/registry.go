@@ -101,22 +101,35 @@ type ExporterConfigFactory interface {
 //
 //	reg.Register("kafka", telemetry.NewExporterFactory(kafka.NewConfig, buildKafka))
 func NewExporterFactory[C ExporterConfig](newConfig func() C, build func(ctx context.Context, s ExporterSettings, c C) (Exporter, error)) ExporterFactory {
-	return configFactory[C]{newConfig: newConfig, build: build}
+	return configFactory[C]{typedFactory[C, Exporter]{kind: "exporter", newConfig: newConfig, build: build}}
 }
 
-type configFactory[C ExporterConfig] struct {
+// typedFactory is what the factories NewExporterFactory,
+// NewTraceExporterFactory and NewLogExporterFactory return have in common:
+// a config constructor, and a build function that gets the config with
+// its concrete type. kind names the exporter in errors ("exporter",
+// "trace exporter", "log exporter").
+type typedFactory[C ExporterConfig, E any] struct {
+	kind      string
 	newConfig func() C
-	build     func(context.Context, ExporterSettings, C) (Exporter, error)
+	build     func(context.Context, ExporterSettings, C) (E, error)
 }
 
-func (f configFactory[C]) NewExporterConfig() ExporterConfig { return f.newConfig() }
+func (f typedFactory[C, E]) NewExporterConfig() ExporterConfig { return f.newConfig() }
 
-func (f configFactory[C]) NewExporter(ctx context.Context, s ExporterSettings) (Exporter, error) {
+func (f typedFactory[C, E]) buildFrom(ctx context.Context, s ExporterSettings) (E, error) {
 	c, ok := s.Config.(C)
 	if !ok {
-		return nil, fmt.Errorf("exporter %s: config is %T, want %T", s.Name, s.Config, *new(C))
+		var zero E
+		return zero, fmt.Errorf("%s %s: config is %T, want %T", f.kind, s.Name, s.Config, *new(C))
 	}
 	return f.build(ctx, s, c)
+}
+
+type configFactory[C ExporterConfig] struct{ typedFactory[C, Exporter] }
+
+func (f configFactory[C]) NewExporter(ctx context.Context, s ExporterSettings) (Exporter, error) {
+	return f.buildFrom(ctx, s)
 }
 
 // Signal names the kind of telemetry an exporter is built for.

@@ -233,24 +233,30 @@ func (p *Provider) flushSignals(ctx context.Context) error {
 // shutdownSignals shuts the trace and log providers down within ctx, at
 // once: queued spans and records are exported first.
 func (p *Provider) shutdownSignals(ctx context.Context) error {
-	errs := make(chan error, 2)
-	go func() {
-		if p.tp != nil {
-			if err := p.tp.Shutdown(ctx); err != nil {
-				errs <- fmt.Errorf("shut down tracing: %w", err)
+	type shutdowner struct {
+		what string
+		fn   func(context.Context) error
+	}
+	var all []shutdowner
+	if p.tp != nil {
+		all = append(all, shutdowner{"tracing", p.tp.Shutdown})
+	}
+	if p.lp != nil {
+		all = append(all, shutdowner{"logs", p.lp.Shutdown})
+	}
+	errs := make(chan error, len(all))
+	for _, sd := range all {
+		go func() {
+			if err := sd.fn(ctx); err != nil {
+				errs <- fmt.Errorf("shut down %s: %w", sd.what, err)
 				return
 			}
-		}
-		errs <- nil
-	}()
-	go func() {
-		if p.lp != nil {
-			if err := p.lp.Shutdown(ctx); err != nil {
-				errs <- fmt.Errorf("shut down logs: %w", err)
-				return
-			}
-		}
-		errs <- nil
-	}()
-	return errors.Join(<-errs, <-errs)
+			errs <- nil
+		}()
+	}
+	var out []error
+	for range all {
+		out = append(out, <-errs)
+	}
+	return errors.Join(out...)
 }

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -61,22 +60,13 @@ var _ TraceExporterFactory = TraceExporterFactoryFunc(nil)
 // NewTraceExporterFactory pairs a config constructor with a build function,
 // as NewExporterFactory does for metrics.
 func NewTraceExporterFactory[C ExporterConfig](newConfig func() C, build func(ctx context.Context, s ExporterSettings, c C) (TraceExporter, error)) TraceExporterFactory {
-	return traceConfigFactory[C]{newConfig: newConfig, build: build}
+	return traceConfigFactory[C]{typedFactory[C, TraceExporter]{kind: "trace exporter", newConfig: newConfig, build: build}}
 }
 
-type traceConfigFactory[C ExporterConfig] struct {
-	newConfig func() C
-	build     func(context.Context, ExporterSettings, C) (TraceExporter, error)
-}
-
-func (f traceConfigFactory[C]) NewExporterConfig() ExporterConfig { return f.newConfig() }
+type traceConfigFactory[C ExporterConfig] struct{ typedFactory[C, TraceExporter] }
 
 func (f traceConfigFactory[C]) NewTraceExporter(ctx context.Context, s ExporterSettings) (TraceExporter, error) {
-	c, ok := s.Config.(C)
-	if !ok {
-		return nil, fmt.Errorf("trace exporter %s: config is %T, want %T", s.Name, s.Config, *new(C))
-	}
-	return f.build(ctx, s, c)
+	return f.buildFrom(ctx, s)
 }
 
 // SpanProcessorExporter adapts a span processor (e.g. one built with
