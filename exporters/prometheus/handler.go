@@ -268,7 +268,9 @@ func (h *handler) snapshot(ctx context.Context, om bool, enc int) *snapshot {
 	h.live++
 	var s *snapshot
 	if n := len(h.free); n > 0 {
-		s, h.free = h.free[n-1], h.free[:n-1]
+		// Clear the slot: the backing array would otherwise keep s, and
+		// whatever body it grows to, after release declines to keep it.
+		s, h.free[n-1], h.free = h.free[n-1], nil, h.free[:n-1]
 	} else {
 		s = &snapshot{h: h}
 	}

@@ -167,7 +167,8 @@ func settledHeap() uint64 {
 // TestScrapeKeepsLittle: what the exporter keeps between scrapes does not
 // grow with the exposition. 30k series make a 20 MiB text body and a
 // collection of about 6 MiB, which the encoder used to keep; after scrapes
-// in every format and encoding, the live heap is within 12 MiB of what it
+// in every format and encoding, ending with an uncompressed one, the live
+// heap is within 12 MiB of what it
 // was before the first (free buffers of at most 8 MiB each, and caches).
 func TestScrapeKeepsLittle(t *testing.T) {
 	if testing.Short() {
@@ -184,8 +185,13 @@ func TestScrapeKeepsLittle(t *testing.T) {
 	}
 	before := settledHeap()
 	size := 0
+	// Compressed scrapes leave small buffers on the free list; the
+	// uncompressed scrape after them takes one and grows it far beyond
+	// what may be kept, so the free list must not keep it (it did, through
+	// the slot of its backing array, until 2026-12-01: 75 MiB at 100k
+	// series).
 	for _, accept := range []string{acceptText, acceptOM} {
-		for _, enc := range []string{"", "gzip", "zstd"} {
+		for _, enc := range []string{"", "gzip", "zstd", ""} {
 			_, n := scrapeEncoded(t, exp, accept, enc)
 			size = max(size, n)
 		}
