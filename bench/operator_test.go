@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,6 +82,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(driverEnv) != "" {
 		os.Exit(runDriver())
 	}
+	if os.Getenv(operatorEnv) != "" {
+		os.Exit(runOperatorChild())
+	}
 	code := m.Run()
 	if cp != nil {
 		_ = cp.Stop()
@@ -117,8 +121,8 @@ func controlPlane(b *testing.B) *controlplane.ControlPlane {
 // sides alike, when that PATCH has returned successfully, as seen by one
 // transport wrapper (apiCounter) around each variant's client, which also
 // counts every API request the variant makes. 8 workers, client rate limits
-// lifted; the benchmark driver's own creates and updates use another client
-// and are not counted.
+// lifted. Each variant runs in a process of its own; the creates and the
+// updates come from other processes and are not counted.
 const opObjects = 1000
 
 type variant struct {
@@ -152,14 +156,44 @@ var tracingVariants = []variant{
 	{"optel-tracing-json", optelRunner("prometheus,json", "json")},
 }
 
-// rotation advances once per benchmark invocation (each -count), so with
+// The rotations advance once per sample (each -count), so with
 // -benchtime=1x, where b.N is 1, successive samples still start with a
-// different variant; orders records what ran, for TestOperatorOrderRotates.
+// different variant.
 var (
-	rotation atomic.Int64
-	ordersMu sync.Mutex
-	orders   [][]string
+	rotation        atomic.Int64
+	tracingRotation atomic.Int64
 )
+
+// sample runs one sample: every variant of vs (those only keeps) once, in
+// the order the k-th rotation gives, k taken from rot. It returns the names
+// in the order run called them, which the benchmarks log ("order <bench>
+// <k>: a,b,c") for cmd/benchtable to check, and TestOperatorOrderRotates
+// checks against the calls themselves.
+func sample(vs []variant, rot *atomic.Int64, run func(variant)) (k int, names []string) {
+	k = int(rot.Add(1) - 1)
+	for _, v := range only(rotated(vs, k)) {
+		names = append(names, v.name)
+		run(v)
+	}
+	return k, names
+}
+
+// only keeps the variants named in OPTEL_BENCH_VARIANTS (comma-separated),
+// or all of them when it is unset: for profiling one variant alone. The
+// ratio table needs them all.
+func only(vs []variant) []variant {
+	names := os.Getenv("OPTEL_BENCH_VARIANTS")
+	if names == "" {
+		return vs
+	}
+	var out []variant
+	for _, v := range vs {
+		if slices.Contains(strings.Split(names, ","), v.name) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // rotated is the order of the k-th sample: the variants shifted by k.
 func rotated(vs []variant, k int) []variant {
@@ -182,20 +216,15 @@ func BenchmarkOperatorThroughput(b *testing.B) {
 	cpu := make(map[string][]float64)
 	calls := make(map[string][]float64)
 	for range b.N {
-		order := rotated(operatorVariants, int(rotation.Add(1)-1))
-		var names []string
-		for _, v := range order {
-			names = append(names, v.name)
+		k, names := sample(operatorVariants, &rotation, func(v variant) {
 			r := runWorkload(b, cp, v)
 			rates[v.name] = append(rates[v.name], float64(2*opObjects)/r.wall.Seconds())
 			cpu[v.name] = append(cpu[v.name], float64(r.cpu.Microseconds())/(2*opObjects))
 			calls[v.name] = append(calls[v.name], float64(r.requests)/(2*opObjects))
-		}
-		ordersMu.Lock()
-		orders = append(orders, names)
-		ordersMu.Unlock()
+		})
+		b.Logf("order BenchmarkOperatorThroughput %d: %s", k, strings.Join(names, ","))
 	}
-	for _, v := range operatorVariants {
+	for _, v := range only(operatorVariants) {
 		b.ReportMetric(medianOf(rates[v.name]), v.name+"-changes/s")
 		b.ReportMetric(medianOf(cpu[v.name]), v.name+"-cpu-µs/change")
 		b.ReportMetric(medianOf(calls[v.name]), v.name+"-api-calls/change")
@@ -210,26 +239,23 @@ func BenchmarkOperatorTracing(b *testing.B) {
 	cpu := make(map[string][]float64)
 	rates := make(map[string][]float64)
 	for range b.N {
-		for _, v := range rotated(tracingVariants, int(tracingRotation.Add(1)-1)) {
+		k, names := sample(tracingVariants, &tracingRotation, func(v variant) {
 			r := runWorkload(b, cp, v)
 			rates[v.name] = append(rates[v.name], float64(2*opObjects)/r.wall.Seconds())
 			cpu[v.name] = append(cpu[v.name], float64(r.cpu.Microseconds())/(2*opObjects))
-		}
+		})
+		b.Logf("order BenchmarkOperatorTracing %d: %s", k, strings.Join(names, ","))
 	}
-	for _, v := range tracingVariants {
+	for _, v := range only(tracingVariants) {
 		b.ReportMetric(medianOf(rates[v.name]), v.name+"-changes/s")
 		b.ReportMetric(medianOf(cpu[v.name]), v.name+"-cpu-µs/change")
-	}
-	if spans := discardedSpans.Load(); spans == 0 && len(cpu["optel-tracing-on"]) > 0 {
-		b.Fatal("the loopback OTLP receiver got no spans: tracing was not exported")
 	}
 }
 
 var (
-	tracingRotation atomic.Int64
-	discardOnce     sync.Once
-	discardURL      string
-	discardedSpans  atomic.Int64
+	discardOnce    sync.Once
+	discardURL     string
+	discardedSpans atomic.Int64
 )
 
 // discardOTLP starts, once, a loopback OTLP/HTTP receiver that reads each
@@ -266,9 +292,10 @@ func (a *apiCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // processCPU is the user plus system CPU time this process has used. The
-// API server and etcd are other processes, so it is the operator's own
-// cost (plus the benchmark's creates and updates, the same in every
-// variant), which drifts far less than wall time on a shared machine.
+// API server and etcd are other processes, and so are the parent that
+// creates the objects and the driver that updates them, so in the operator
+// process it is the operator's own cost, which drifts far less than wall
+// time on a shared machine.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -286,6 +313,12 @@ type workloadResult struct {
 	requests  int64
 }
 
+// runWorkload runs one variant on a fresh namespace. The operator runs in
+// a process of its own (this test binary run again, runOperatorChild), so
+// that what it uses is measured alone: no garbage, goroutines, caches or
+// connections of the variants before it share its heap or its CPU time.
+// The parent creates the objects before the child starts and the driver
+// process makes the updates, so neither is counted.
 func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloadResult {
 	b.StopTimer()
 	defer b.StartTimer()
@@ -309,32 +342,113 @@ func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloa
 		return err
 	})
 
-	counter := &apiCounter{}
-	opCfg := rest.CopyConfig(cfg)
-	opCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
-	// Collect the previous variant's garbage now, so that its GC work is
-	// not charged to this one's CPU time.
-	goruntime.GC()
-	start, startCPU := time.Now(), processCPU()
-	flush, stop, err := v.run(ctx, opCfg, ns)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), operatorEnv+"="+v.name, driverKubeconfig+"="+kubeconfig(b, cp), driverNS+"="+ns)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	waitCount(b, v.name, &counter.handled, opObjects)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	next := func(want string) string {
+		for lines.Scan() {
+			if after, ok := strings.CutPrefix(lines.Text(), want); ok {
+				return after
+			}
+		}
+		_ = cmd.Wait()
+		b.Fatalf("%s: the operator process ended before %q: %s", v.name, want, stderr.String())
+		return ""
+	}
+	next(childReady)
 	// The updates come from another process, so their CPU is not counted
 	// as the operator's.
 	updateFromDriver(b, cp, ns)
-	waitCount(b, v.name, &counter.handled, 2*opObjects)
-	flush()
-	res := workloadResult{wall: time.Since(start), cpu: processCPU() - startCPU, requests: counter.requests.Load()}
-	if err := stop(); err != nil {
-		b.Fatal(err)
+	var res workloadResult
+	var wall, cpu int64
+	if _, err := fmt.Sscan(next(childResult), &wall, &cpu, &res.requests); err != nil {
+		b.Fatalf("%s: unreadable result: %v", v.name, err)
+	}
+	res.wall, res.cpu = time.Duration(wall), time.Duration(cpu)
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("%s: the operator process: %v\n%s", v.name, err, stderr.String())
 	}
 	// Leave etcd as it was, so later runs do not work on a bigger store.
 	if err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	return res
+}
+
+// The operator process: this test binary run again with operatorEnv set to
+// a variant's name (TestMain). It starts the variant on the namespace in
+// driverNS through the kubeconfig in driverKubeconfig, prints childReady
+// once the creations are handled, and childResult with its wall time, its
+// CPU time (both from just before the operator starts) and its API calls
+// once the updates are handled too, then stops the operator and exits.
+const (
+	operatorEnv = "OPTEL_BENCH_OPERATOR"
+	childReady  = "ready"
+	childResult = "result "
+)
+
+func runOperatorChild() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "operator process:", err); return 1 }
+	var v *variant
+	for _, c := range slices.Concat(operatorVariants, tracingVariants) {
+		if c.name == os.Getenv(operatorEnv) {
+			v = &c
+		}
+	}
+	if v == nil {
+		return fail(fmt.Errorf("no variant %q", os.Getenv(operatorEnv)))
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(driverKubeconfig))
+	if err != nil {
+		return fail(err)
+	}
+	cfg.QPS, cfg.Burst = 1e6, 1e6
+	ctrl.SetLogger(logr.Discard())
+	counter := &apiCounter{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
+	ctx := context.Background()
+	goruntime.GC()
+	start, startCPU := time.Now(), processCPU()
+	flush, stop, err := v.run(ctx, cfg, os.Getenv(driverNS))
+	if err != nil {
+		return fail(err)
+	}
+	wait := func(want int64) error {
+		deadline := time.Now().Add(5 * time.Minute)
+		for counter.handled.Load() < want {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: handled %d of %d", v.name, counter.handled.Load(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	}
+	if err := wait(opObjects); err != nil {
+		return fail(err)
+	}
+	fmt.Println(childReady)
+	if err := wait(2 * opObjects); err != nil {
+		return fail(err)
+	}
+	flush()
+	wall, cpu := time.Since(start), processCPU()-startCPU
+	fmt.Printf("%s%d %d %d\n", childResult, wall.Nanoseconds(), cpu.Nanoseconds(), counter.requests.Load())
+	if err := stop(); err != nil {
+		return fail(err)
+	}
+	if v.name == "optel-tracing-on" && discardedSpans.Load() == 0 {
+		return fail(errors.New("the loopback OTLP receiver got no spans: tracing was not exported"))
+	}
+	return 0
 }
 
 func optelRunner(exporters, traces string) func(context.Context, *rest.Config, string) (func(), func() error, error) {
@@ -451,17 +565,25 @@ const (
 	driverNS         = "OPTEL_BENCH_DRIVER_NAMESPACE"
 )
 
-var kubeconfigOnce sync.Once
+var (
+	kubeconfigOnce sync.Once
+	kubeconfigErr  error
+)
+
+// kubeconfig writes, once, the control plane's admin kubeconfig for the
+// operator and driver processes, and returns its path.
+func kubeconfig(b *testing.B, cp *controlplane.ControlPlane) string {
+	kc := filepath.Join(os.TempDir(), fmt.Sprintf("optel-bench-%d.kubeconfig", os.Getpid()))
+	kubeconfigOnce.Do(func() { kubeconfigErr = cp.WriteKubeconfig(kc) })
+	if kubeconfigErr != nil {
+		b.Fatal(kubeconfigErr)
+	}
+	return kc
+}
 
 func updateFromDriver(b *testing.B, cp *controlplane.ControlPlane, ns string) {
-	kc := filepath.Join(os.TempDir(), fmt.Sprintf("optel-bench-%d.kubeconfig", os.Getpid()))
-	kubeconfigOnce.Do(func() {
-		if err := cp.WriteKubeconfig(kc); err != nil {
-			b.Fatal(err)
-		}
-	})
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), driverEnv+"=1", driverKubeconfig+"="+kc, driverNS+"="+ns)
+	cmd.Env = append(os.Environ(), driverEnv+"=1", driverKubeconfig+"="+kubeconfig(b, cp), driverNS+"="+ns)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("benchmark driver: %v\n%s", err, out)
 	}
@@ -529,36 +651,50 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 	}
 }
 
-func waitCount(b *testing.B, name string, c *atomic.Int64, want int) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for c.Load() < int64(want) {
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: handled %d of %d", name, c.Load(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
-// TestOperatorOrderRotates checks that successive samples of the operator
-// benchmark start with a different variant and that, over as many samples
-// as variants, every variant runs in every position once.
+// TestOperatorOrderRotates checks the order the operator benchmarks
+// record against the calls the sample made: they agree, successive samples
+// start with a different variant, and over as many samples as variants
+// every variant runs in every position once. It runs sample as the
+// benchmarks do, with a run that records instead of running a workload.
 func TestOperatorOrderRotates(t *testing.T) {
-	n := len(operatorVariants)
-	pos := map[string]map[int]bool{}
-	for k := range n {
-		for i, v := range rotated(operatorVariants, k) {
-			if pos[v.name] == nil {
-				pos[v.name] = map[int]bool{}
+	t.Setenv("OPTEL_BENCH_VARIANTS", "")
+	for _, tc := range []struct {
+		name string
+		vs   []variant
+	}{{"throughput", operatorVariants}, {"tracing", tracingVariants}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rot atomic.Int64
+			n := len(tc.vs)
+			pos := map[string]map[int]bool{}
+			var firsts []string
+			for want := range 2 * n {
+				var ran []string
+				k, recorded := sample(tc.vs, &rot, func(v variant) { ran = append(ran, v.name) })
+				if k != want {
+					t.Errorf("sample %d recorded as sample %d", want, k)
+				}
+				if !slices.Equal(recorded, ran) || len(ran) != n {
+					t.Fatalf("sample %d recorded order %v, but ran %v", k, recorded, ran)
+				}
+				firsts = append(firsts, ran[0])
+				for i, name := range ran {
+					if pos[name] == nil {
+						pos[name] = map[int]bool{}
+					}
+					pos[name][i] = true
+				}
 			}
-			pos[v.name][i] = true
-		}
-	}
-	for _, v := range operatorVariants {
-		if len(pos[v.name]) != n {
-			t.Errorf("%s ran in positions %v over %d samples, want all %d", v.name, pos[v.name], n, n)
-		}
-	}
-	if rotated(operatorVariants, 0)[0].name == rotated(operatorVariants, 1)[0].name {
-		t.Error("two successive samples start with the same variant")
+			for _, v := range tc.vs {
+				if len(pos[v.name]) != n {
+					t.Errorf("%s ran in positions %v over %d samples, want all %d", v.name, pos[v.name], 2*n, n)
+				}
+			}
+			for i := 1; i < len(firsts); i++ {
+				if firsts[i] == firsts[i-1] {
+					t.Errorf("samples %d and %d both start with %s", i-1, i, firsts[i])
+				}
+			}
+		})
 	}
 }

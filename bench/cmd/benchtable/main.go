@@ -27,12 +27,29 @@ import (
 // the values seen.
 type samples map[string]map[string][]float64
 
-var procsSuffix = regexp.MustCompile(`-\d+$`)
+// orderKey is where the operator benchmarks' logged orders are kept: under
+// orderKey+benchmark, one "unit" per sample order seen ("a,b,c"), its
+// values the sample numbers.
+const orderKey = "order "
+
+var (
+	procsSuffix = regexp.MustCompile(`-\d+$`)
+	orderLine   = regexp.MustCompile(`order (Benchmark\w+) (\d+): (\S+)`)
+)
 
 func parse(r io.Reader, into samples) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		if m := orderLine.FindStringSubmatch(sc.Text()); m != nil {
+			k, _ := strconv.Atoi(m[2])
+			name := orderKey + m[1]
+			if into[name] == nil {
+				into[name] = map[string][]float64{}
+			}
+			into[name][m[3]] = append(into[name][m[3]], float64(k))
+			continue
+		}
 		f := strings.Fields(sc.Text())
 		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
 			continue
@@ -104,17 +121,29 @@ func fmtBytes(b float64) string {
 }
 
 // paired returns the ratios a[k]/b[k] of the k-th samples of two
-// benchmarks' units, over the pairs both have.
+// benchmarks' units. Both must have the same number of samples, or the
+// k-th ones may not have run back to back: then it returns none, and says
+// so on stderr (and the row reads "not paired", see pairedCell).
 func (s samples) paired(a, ua, b, ub string) []float64 {
 	va, vb := s[a][ua], s[b][ub]
-	n := min(len(va), len(vb))
-	out := make([]float64, 0, n)
-	for k := range n {
-		if vb[k] != 0 {
-			out = append(out, va[k]/vb[k])
+	if len(va) != len(vb) {
+		fmt.Fprintf(os.Stderr, "benchtable: %s %s has %d samples and %s %s has %d: not paired\n", a, ua, len(va), b, ub, len(vb))
+		return nil
+	}
+	out := make([]float64, 0, len(va))
+	for k := range va {
+		if vb[k] == 0 {
+			fmt.Fprintf(os.Stderr, "benchtable: %s %s sample %d is 0: not paired\n", b, ub, k)
+			return nil
 		}
+		out = append(out, va[k]/vb[k])
 	}
 	return out
+}
+
+// unpaired says why a comparison has no pairs, for its row.
+func (s samples) unpaired(a, ua, b, ub string) string {
+	return fmt.Sprintf("not paired (%d and %d samples)", len(s[a][ua]), len(s[b][ub]))
 }
 
 func med(v []float64) float64 {
@@ -209,9 +238,13 @@ func (s samples) printRecord(w io.Writer) {
 				target = 1.0
 			}
 			lo, hi := slices.Min(m["ratio-min"]), slices.Max(m["ratio-max"])
+			v := verdict(lo, hi, target, false)
+			if n := slices.Min(m["pairs"]); target != 0 && n < minPairs {
+				v = fmt.Sprintf("not resolvable here (%.0f pairs, fewer than %d)", n, minPairs)
+			}
 			fmt.Fprintf(w, "| %s, %s | %.0f ns, %.0f allocs | %.0f ns, %.0f allocs | %.2f [%.2f–%.2f], %.0f pairs | %s | %s |\n",
 				c, a.what, med(m["a-ns/op"]), med(m["a-allocs/op"]), med(m["b-ns/op"]), med(m["b-allocs/op"]),
-				med(m["ratio-median"]), lo, hi, med(m["pairs"]), tgt(target, false), verdict(lo, hi, target, false))
+				med(m["ratio-median"]), lo, hi, med(m["pairs"]), tgt(target, false), v)
 		}
 	}
 }
@@ -236,8 +269,12 @@ func (s samples) printScrape(w io.Writer) {
 			if k.name == "prometheus-gzip-churn" {
 				o, a = "BenchmarkScrapeChurnOptel"+size.name+sub, "BenchmarkScrapeChurnClientGolang"+size.name+sub
 			}
+			if len(s[o]["ns/op"])+len(s[a]["ns/op"]) == 0 {
+				continue
+			}
 			r := s.paired(o, "ns/op", a, "ns/op")
 			if len(r) == 0 {
+				fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | not resolvable here |\n", size.name, k.what, s.cell(o), s.cell(a), s.unpaired(o, "ns/op", a, "ns/op"), tgt(k.target, false))
 				continue
 			}
 			fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | %s |\n", size.name, k.what, s.cell(o), s.cell(a), ratioCell(r), tgt(k.target, false), verdictN(r, k.target, false))
@@ -261,9 +298,15 @@ func (s samples) printScrape(w io.Writer) {
 		if len(aret) > 0 {
 			anchor = fmt.Sprintf("%.1f MiB [%.1f–%.1f]", med(aret), slices.Min(aret), slices.Max(aret))
 		}
-		fmt.Fprintf(w, "| %s series, kept between scrapes | %.1f MiB [%.1f–%.1f] | %s | %s | %s |\n", size.name, med(ret), slices.Min(ret), slices.Max(ret), anchor, tgtMiB(rt), verdict(slices.Min(ret), slices.Max(ret), rt, false))
+		kv := verdict(slices.Min(ret), slices.Max(ret), rt, false)
+		if rt != 0 && len(ret) < minPairs {
+			kv = fmt.Sprintf("not resolvable here (%d samples, fewer than %d)", len(ret), minPairs)
+		}
+		fmt.Fprintf(w, "| %s series, kept between scrapes, %d samples | %.1f MiB [%.1f–%.1f] | %s | %s | %s |\n", size.name, len(ret), med(ret), slices.Min(ret), slices.Max(ret), anchor, tgtMiB(rt), kv)
 		if r := s.paired(o, "peak-heap-MiB", a, "peak-heap-MiB"); len(r) > 0 {
-			fmt.Fprintf(w, "| %s series, peak heap during scrapes (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdictN(r, 1, false))
+			fmt.Fprintf(w, "| %s series, peak heap during one scrape (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdictN(r, 1, false))
+		} else {
+			fmt.Fprintf(w, "| %s series, peak heap during one scrape, %s | | | ≤ 1.00 | not resolvable here |\n", size.name, s.unpaired(o, "peak-heap-MiB", a, "peak-heap-MiB"))
 		}
 	}
 	fmt.Fprintln(w)
@@ -330,6 +373,8 @@ func (s samples) printTracing(w io.Writer) {
 	fmt.Fprintln(w, "| Tracing cost | tracing on | tracing off | paired ratio, median [range] | target | verdict |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	if len(s[b]["optel-tracing-on-cpu-µs/change"]) > 0 {
+		rot, rotatedOK := s.rotation(b, len(s[b]["optel-tracing-off-cpu-µs/change"]))
+		fmt.Fprintf(w, "| tracing samples: %s | | | | | |\n", rot)
 		for _, v := range []struct{ name, what string }{{"optel-tracing-on", "OTLP to loopback, always_on"}, {"optel-tracing-json", "json (the in-memory view, the default)"}} {
 			for _, u := range []struct {
 				unit, what string
@@ -338,10 +383,15 @@ func (s samples) printTracing(w io.Writer) {
 			}{{"cpu-µs/change", "operator CPU µs per change", 1.10, false}, {"changes/s", "operator changes per second", 0, true}} {
 				r := s.paired(b, v.name+"-"+u.unit, b, "optel-tracing-off-"+u.unit)
 				if len(r) == 0 {
+					fmt.Fprintf(w, "| %s, tracing %s | | | %s | %s | not resolvable here |\n", u.what, v.what, s.unpaired(b, v.name+"-"+u.unit, b, "optel-tracing-off-"+u.unit), tgt(u.target, u.atLeast))
 					continue
 				}
+				vd := verdictN(r, u.target, u.atLeast)
+				if !rotatedOK && u.target != 0 {
+					vd = "not resolvable here (the order is not shown to rotate)"
+				}
 				fmt.Fprintf(w, "| %s, tracing %s | %.1f | %.1f | %s | %s | %s |\n", u.what, v.what, med(s[b][v.name+"-"+u.unit]), med(s[b]["optel-tracing-off-"+u.unit]),
-					ratioCell(r), tgt(u.target, u.atLeast), verdictN(r, u.target, u.atLeast))
+					ratioCell(r), tgt(u.target, u.atLeast), vd)
 			}
 		}
 	} else {
@@ -356,6 +406,45 @@ func (s samples) printTracing(w io.Writer) {
 		fmt.Fprintf(w, "| record %s in a sampled span, exemplars on / off | %.0f ns, %.0f allocs | %.0f ns, %.0f allocs | %.2f [%.2f–%.2f], %.0f pairs | for information | |\n",
 			c, med(m["a-ns/op"]), med(m["a-allocs/op"]), med(m["b-ns/op"]), med(m["b-allocs/op"]), med(m["ratio-median"]), lo, hi, med(m["pairs"]))
 	}
+}
+
+// rotation reads the orders benchmark logged for its samples and says
+// whether they rotated: as many orders as want samples, successive samples
+// starting with different variants, and, with at least as many samples as
+// variants, every variant first at least once.
+func (s samples) rotation(benchmark string, want int) (string, bool) {
+	byK := map[int][]string{}
+	for order, ks := range s[orderKey+benchmark] {
+		for _, k := range ks {
+			byK[int(k)] = strings.Split(order, ",")
+		}
+	}
+	if len(byK) != want {
+		return fmt.Sprintf("%d sample orders logged for %d samples", len(byK), want), false
+	}
+	ks := slices.Sorted(func(yield func(int) bool) {
+		for k := range byK {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	first := map[string]int{}
+	for i, k := range ks {
+		first[byK[k][0]]++
+		if i > 0 && byK[k][0] == byK[ks[i-1]][0] {
+			return fmt.Sprintf("samples %d and %d both start with %s", ks[i-1], k, byK[k][0]), false
+		}
+	}
+	n := len(byK[ks[0]])
+	if want >= n && len(first) < n {
+		return fmt.Sprintf("only %d of %d variants ever ran first", len(first), n), false
+	}
+	var parts []string
+	for _, v := range byK[ks[0]] {
+		parts = append(parts, fmt.Sprintf("%s %d", v, first[v]))
+	}
+	return fmt.Sprintf("order rotated over %d samples; times first: %s", want, strings.Join(parts, ", ")), true
 }
 
 // printOperator adds the operator rows: each sample of
@@ -377,7 +466,9 @@ func (s samples) printOperator(w io.Writer) {
 		fmt.Fprintf(w, "| %s, median | %.1f | %.1f | %.1f | %s |\n", u.what,
 			med(s[b]["optel-telemetry-on-"+u.unit]), med(s[b]["optel-telemetry-off-"+u.unit]), med(s[b]["controller-runtime-"+u.unit]), pred)
 	}
+	rot, rotatedOK := s.rotation(b, len(s[b]["controller-runtime-changes/s"]))
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Operator samples: %s.\n\n", rot)
 	fmt.Fprintln(w, "| Operator comparison | paired ratio, median [range] | target | verdict |")
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, c := range []struct {
@@ -392,10 +483,17 @@ func (s samples) printOperator(w io.Writer) {
 		{"throughput, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "changes/s", 0.97, true},
 		{"CPU per change, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "cpu-µs/change", 1.03, false},
 	} {
-		r := s.paired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit)
-		if len(r) == 0 {
+		if len(s[b][c.a+"-"+c.unit])+len(s[b][c.b+"-"+c.unit]) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast), verdictN(r, c.target, c.atLeast))
+		r := s.paired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit)
+		switch {
+		case len(r) == 0:
+			fmt.Fprintf(w, "| %s | %s | %s | not resolvable here |\n", c.what, s.unpaired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit), tgt(c.target, c.atLeast))
+		case !rotatedOK:
+			fmt.Fprintf(w, "| %s | %s | %s | not resolvable here (the order is not shown to rotate) |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast))
+		default:
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast), verdictN(r, c.target, c.atLeast))
+		}
 	}
 }
