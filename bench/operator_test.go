@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -392,6 +393,8 @@ func runWorkload(b *testing.B, cp *controlplane.ControlPlane, v variant) workloa
 // once the updates are handled too, then stops the operator and exits.
 const (
 	operatorEnv = "OPTEL_BENCH_OPERATOR"
+	profileEnv  = "OPTEL_BENCH_CPUPROFILE_DIR" // set by whoever profiles; make bench does not
+
 	childReady  = "ready"
 	childResult = "result "
 )
@@ -416,6 +419,19 @@ func runOperatorChild() int {
 	counter := &apiCounter{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { counter.next = rt; return counter })
 	ctx := context.Background()
+	if dir := os.Getenv(profileEnv); dir != "" {
+		// For profiling where a variant's CPU goes: one profile per
+		// operator process, named after the variant and the namespace.
+		f, err := os.Create(filepath.Join(dir, v.name+"-"+os.Getenv(driverNS)+".pprof"))
+		if err != nil {
+			return fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	goruntime.GC()
 	start, startCPU := time.Now(), processCPU()
 	flush, stop, err := v.run(ctx, cfg, os.Getenv(driverNS))
@@ -650,7 +666,6 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 		b.Fatal(err)
 	}
 }
-
 
 // TestOperatorOrderRotates checks the order the operator benchmarks
 // record against the calls the sample made: they agree, successive samples

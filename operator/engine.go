@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/optel-dev/optel/internal/observ"
 )
@@ -19,12 +20,16 @@ import (
 // of one leadership term. The Operator builds one; unit tests build their
 // own with fakes (see controller_internal_test.go), without an API server.
 type engine struct {
-	log    *slog.Logger
-	inst   *observ.Operator
-	meter  metric.Meter
-	dyn    dynamic.Interface // typed helpers and Event's status writes; may be nil in unit tests
-	writer objectWriter      // optel's own writes: annotations and finalizers
-	events eventPoster
+	log   *slog.Logger
+	inst  *observ.Operator
+	meter metric.Meter
+	dyn   dynamic.Interface // typed helpers and Event's status writes; may be nil in unit tests
+	// watches opens watches (watchstream.go); it has no client-side rate
+	// limit, as client-go's watches have none. When nil (unit tests), the
+	// dynamic client watches.
+	watches rest.Interface
+	writer  objectWriter // optel's own writes: annotations and finalizers
+	events  eventPoster
 	// tracer starts handler spans; tracing is false when the provider
 	// is a no-op, so runs then skip building span attributes.
 	tracer  trace.Tracer

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/optel-dev/optel/internal/observ"
 	"github.com/optel-dev/optel/probes"
@@ -148,9 +149,15 @@ func New(cfg *rest.Config, opts Options) (*Operator, error) {
 	if err != nil {
 		return nil, o.failNew(fmt.Errorf("create REST client: %w", err))
 	}
+	watchCfg := rest.CopyConfig(rawCfg)
+	watchCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	watches, err := rest.UnversionedRESTClientFor(watchCfg)
+	if err != nil {
+		return nil, o.failNew(fmt.Errorf("create REST client for watches: %w", err))
+	}
 	o.events = &events{component: opts.Name, kube: o.kube, drop: func(msg string) { o.log.Warn("dropped event", "reason", msg) }}
 	o.eng = &engine{
-		log: o.log, inst: o.inst, meter: o.meter, dyn: o.dyn,
+		log: o.log, inst: o.inst, meter: o.meter, dyn: o.dyn, watches: watches,
 		tracer: tracer, tracing: tracer != nil,
 		writer: dynamicWriter{dyn: o.dyn, raw: raw},
 		events: o.events,

@@ -31,14 +31,7 @@ type dynamicWriter struct {
 
 // resourcePath is the API path of an object of r.
 func resourcePath(r Resource, ns, name string) string {
-	p := "/apis/" + r.Group + "/" + r.Version
-	if r.Group == "" {
-		p = "/api/" + r.Version
-	}
-	if ns != "" {
-		p += "/namespaces/" + ns
-	}
-	return p + "/" + r.Resource + "/" + name
+	return collectionPath(r, ns) + "/" + name
 }
 
 func resourceClient(dyn dynamic.Interface, r Resource, namespace string) dynamic.ResourceInterface {

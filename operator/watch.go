@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// countingListWatch lists and watches through the dynamic client and counts
-// watch restarts: a watch that could not be established, one that ended
+// countingListWatch lists through the dynamic client, watches through
+// watchStream (which decodes each event once; through the dynamic client
+// when the engine has no REST client for watches, in unit tests), and
+// counts watch restarts: a watch that could not be established, one that ended
 // before its requested timeout (the connection dropped, the API server
 // restarted), or one that delivered an ERROR event (410 Gone). client-go
 // retries most of these internally without telling anyone; counting at the
@@ -31,7 +33,17 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 			return ri.List(ctx, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			w, err := ri.Watch(ctx, opts)
+			obs := &watchObserver{start: time.Now(), restart: restart, active: active}
+			if opts.TimeoutSeconds != nil {
+				obs.timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
+			}
+			var w watch.Interface
+			var err error
+			if c.e.watches != nil {
+				w, err = openWatch(ctx, c.e.watches, c.res, ns, opts, obs)
+			} else {
+				w, err = ri.Watch(ctx, opts)
+			}
 			if err != nil {
 				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 					restart(restartGone)
@@ -40,12 +52,11 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 				}
 				return nil, err
 			}
-			var timeout time.Duration
-			if opts.TimeoutSeconds != nil {
-				timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
-			}
 			active()
-			return newWatchMonitor(w, timeout, restart, active), nil
+			if _, ok := w.(*watchStream); ok {
+				return w, nil // it reports to obs itself, without a goroutine in between
+			}
+			return newWatchMonitor(w, obs), nil
 		},
 	}
 }
@@ -65,38 +76,60 @@ const (
 	restartClosed = "closed" // the stream ended before its timeout (connection lost)
 )
 
-func newWatchMonitor(w watch.Interface, timeout time.Duration, restart func(reason string), active func()) *watchMonitor {
+// watchObserver watches one watch's events for activity and its end for
+// a restart: an ERROR event (410 Gone, or another), or a stream that ended
+// before its requested timeout.
+type watchObserver struct {
+	start   time.Time
+	timeout time.Duration
+	restart func(reason string)
+	active  func()
+	errored bool
+}
+
+// saw notes an event.
+func (o *watchObserver) saw(ev watch.Event) {
+	o.active()
+	if ev.Type != watch.Error || o.errored {
+		return
+	}
+	o.errored = true
+	reason := restartError
+	if st, ok := ev.Object.(*metav1.Status); ok && st.Code == http.StatusGone {
+		reason = restartGone
+	} else if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+		if code, _, _ := unstructured.NestedInt64(u.Object, "code"); code == http.StatusGone {
+			reason = restartGone
+		}
+	}
+	o.restart(reason)
+}
+
+// ended notes that the stream ended by itself (not by Stop).
+func (o *watchObserver) ended() {
+	// A watch that reached its own timeout ended normally.
+	early := o.timeout == 0 || time.Since(o.start) < o.timeout-time.Second
+	if early && !o.errored {
+		o.restart(restartClosed)
+	}
+}
+
+// newWatchMonitor forwards w's events through obs, for a watch that is not
+// a watchStream (which reports to its observer itself).
+func newWatchMonitor(w watch.Interface, obs *watchObserver) *watchMonitor {
 	m := &watchMonitor{inner: w, out: make(chan watch.Event), stop: make(chan struct{})}
-	start := time.Now()
 	go func() {
 		defer close(m.out)
-		errored := false
 		for {
 			select {
 			case <-m.stop:
 				return
 			case ev, ok := <-w.ResultChan():
 				if !ok {
-					// A watch that reached its own timeout ended normally.
-					early := timeout == 0 || time.Since(start) < timeout-time.Second
-					if early && !errored {
-						restart(restartClosed)
-					}
+					obs.ended()
 					return
 				}
-				active()
-				if ev.Type == watch.Error && !errored {
-					errored = true
-					reason := restartError
-					if st, ok := ev.Object.(*metav1.Status); ok && st.Code == http.StatusGone {
-						reason = restartGone
-					} else if u, ok := ev.Object.(*unstructured.Unstructured); ok {
-						if code, _, _ := unstructured.NestedInt64(u.Object, "code"); code == http.StatusGone {
-							reason = restartGone
-						}
-					}
-					restart(reason)
-				}
+				obs.saw(ev)
 				select {
 				case m.out <- ev:
 				case <-m.stop:

@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -14,7 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/optel-dev/optel/internal/observ"
@@ -106,5 +112,86 @@ func restartsByReason(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 
 			return got
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchStreamRestartReasons: through watchStream (the path a running
+// operator takes), restarts are counted by the same reasons as through the
+// dynamic client, from a real HTTP server's answers; a watch its reader
+// stops is not a restart.
+func TestWatchStreamRestartReasons(t *testing.T) {
+	added := event("ADDED", widget("a", nil))
+	tests := []struct {
+		name   string
+		status int
+		body   []byte
+		stop   bool // the reader stops the watch after the first event
+		want   map[string]int64
+	}{
+		{name: "410 on open", status: http.StatusGone, body: []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410,"message":"too old"}`), want: map[string]int64{restartGone: 1}},
+		{name: "403 on open", status: http.StatusForbidden, body: []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403}`), want: map[string]int64{restartError: 1}},
+		{name: "410 as an ERROR event", status: 200, body: slices2(added, event("ERROR", map[string]any{"kind": "Status", "apiVersion": "v1", "code": 410, "reason": "Expired"})), want: map[string]int64{restartGone: 1}},
+		{name: "other ERROR event", status: 200, body: event("ERROR", map[string]any{"kind": "Status", "apiVersion": "v1", "code": 500}), want: map[string]int64{restartError: 1}},
+		{name: "undecodable event", status: 200, body: slices2(added, []byte("not json\n")), want: map[string]int64{restartError: 1}},
+		{name: "stream closed early", status: 200, body: added, want: map[string]int64{restartClosed: 1}},
+		{name: "stopped by its reader", status: 200, body: added, stop: true, want: map[string]int64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				_, _ = w.Write(tt.body)
+				if tt.stop {
+					w.(http.Flusher).Flush()
+					select { // hold the stream open until the reader stops
+					case <-r.Context().Done():
+					case <-release:
+					}
+				}
+			}))
+			defer srv.Close()
+			defer close(release)
+			reader := sdkmetric.NewManualReader()
+			inst, err := observ.NewOperator(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)).Meter("test"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := &rest.Config{Host: srv.URL, ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion()}}
+			watches, err := rest.UnversionedRESTClientFor(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dyn, err := dynamic.NewForConfig(&rest.Config{Host: srv.URL}) // lists; not used here
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &engine{log: slog.New(slog.NewTextHandler(io.Discard, nil)), inst: &inst, dyn: dyn, watches: watches}
+			c := newController(e, widgetsRes)
+			timeout := int64(300)
+			w, err := c.countingListWatch("ns").WatchWithContext(context.Background(), metav1.ListOptions{TimeoutSeconds: &timeout})
+			if err == nil {
+				if _, ok := w.(*watchStream); !ok {
+					t.Fatalf("watch is a %T, want a *watchStream", w)
+				}
+				for range w.ResultChan() {
+					if tt.stop {
+						w.Stop()
+					}
+				}
+				w.Stop()
+			} else if tt.status == 200 {
+				t.Fatal(err)
+			}
+			got := restartsByReason(t, reader)
+			if tt.stop {
+				time.Sleep(100 * time.Millisecond) // a wrong count would have been made by now
+				got = restartsByReason(t, reader)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("optel.watch.restarts by reason = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -419,7 +419,7 @@ func (s samples) rotation(benchmark string, want int) (string, bool) {
 			byK[int(k)] = strings.Split(order, ",")
 		}
 	}
-	if len(byK) != want {
+	if want == 0 || len(byK) != want {
 		return fmt.Sprintf("%d sample orders logged for %d samples", len(byK), want), false
 	}
 	ks := slices.Sorted(func(yield func(int) bool) {

@@ -1,0 +1,228 @@
+package operator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+var widgetsRes = Resource{Group: "example.optel.dev", Version: "v1", Resource: "widgets"}
+
+func event(typ string, obj any) []byte {
+	b, err := json.Marshal(map[string]any{"type": typ, "object": obj})
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+func widget(name string, extra map[string]any) map[string]any {
+	o := map[string]any{"apiVersion": "example.optel.dev/v1", "kind": "Widget",
+		"metadata": map[string]any{"name": name, "namespace": "ns", "resourceVersion": "7", "generation": 3,
+			"annotations": map[string]any{"a": "ü \u2028 \"q\""}, "labels": nil}}
+	for k, v := range extra {
+		o[k] = v
+	}
+	return o
+}
+
+// watchBodies are watch responses, well-formed and not, that both
+// decoders must read alike.
+func watchBodies() map[string][]byte {
+	normal := slices2(
+		event("ADDED", widget("a", map[string]any{"spec": map[string]any{"int": 1, "big": int64(1) << 53, "neg": -4, "float": 1.5, "exp": 1e300, "list": []any{1, "x", nil, true, map[string]any{}}}})),
+		event("MODIFIED", widget("a", map[string]any{"status": map[string]any{"ok": false}})),
+		event("BOOKMARK", map[string]any{"apiVersion": "example.optel.dev/v1", "kind": "Widget", "metadata": map[string]any{"resourceVersion": "9", "annotations": map[string]any{"k8s.io/initial-events-end": "true"}}}),
+		event("DELETED", widget("a", nil)),
+	)
+	var pretty []byte
+	for _, line := range bytes.SplitAfter(normal, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var v any
+		_ = json.Unmarshal(line, &v)
+		p, _ := json.MarshalIndent(v, "", "  ")
+		pretty = append(append(pretty, p...), '\n')
+	}
+	gone := event("ERROR", map[string]any{"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": 410, "reason": "Expired", "message": "too old resource version: 1 (5)"})
+	huge := event("ADDED", widget("huge", map[string]any{"spec": map[string]any{"blob": strings.Repeat("x", 200<<10)}}))
+	return map[string][]byte{
+		"events":               normal,
+		"pretty-printed":       pretty,
+		"two on one line":      append(bytes.TrimSuffix(event("ADDED", widget("a", nil)), []byte("\n")), event("ADDED", widget("b", nil))...),
+		"blank lines":          slices2([]byte("\n\n"), event("ADDED", widget("a", nil)), []byte("  \n"), event("ADDED", widget("b", nil))),
+		"no final newline":     bytes.TrimSuffix(normal, []byte("\n")),
+		"truncated":            normal[:len(normal)-20],
+		"410 gone":             slices2(event("ADDED", widget("a", nil)), gone),
+		"larger than buffer":   slices2(huge, event("ADDED", widget("b", nil))),
+		"garbage line":         slices2(event("ADDED", widget("a", nil)), []byte("not json\n"), event("ADDED", widget("b", nil))),
+		"invalid type":         slices2(event("ADDED", widget("a", nil)), event("CHANGED", widget("b", nil))),
+		"missing kind":         event("ADDED", map[string]any{"apiVersion": "v1", "metadata": map[string]any{"name": "x"}}),
+		"missing apiVersion":   event("ADDED", map[string]any{"kind": "Widget", "metadata": map[string]any{"name": "x"}}),
+		"object not a map":     []byte(`{"type":"ADDED","object":[1,2]}` + "\n"),
+		"empty":                nil,
+		"case of type differs": []byte(`{"Type":"ADDED","object":{"apiVersion":"v1","kind":"X"}}` + "\n"),
+	}
+}
+
+func slices2(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// recorded is what a watch delivered, in a form both decoders' results
+// compare in: objects as maps, and ERROR events as their status code and
+// reason (client-go decodes a v1 Status into *metav1.Status, watchStream
+// into an unstructured one; the reflector reads both with FromObject).
+type recorded struct {
+	Type   watch.EventType
+	Object map[string]any
+	Code   int32
+	Reason metav1.StatusReason
+}
+
+func recordWatch(t *testing.T, w watch.Interface) []recorded {
+	t.Helper()
+	var out []recorded
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return out
+			}
+			r := recorded{Type: ev.Type}
+			if ev.Type == watch.Error {
+				var se apierrors.APIStatus
+				if errors.As(apierrors.FromObject(ev.Object), &se) {
+					r.Code, r.Reason = se.Status().Code, se.Status().Reason
+				}
+			} else {
+				u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ev.Object)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Object = u
+			}
+			out = append(out, r)
+		case <-timeout:
+			t.Fatal("the watch did not end")
+		}
+	}
+}
+
+// TestWatchStreamMatchesClientGo: for each body, watchStream delivers the
+// same events as the dynamic client's watch, served the same bytes by the
+// same HTTP server, and sends the same query. Both end (their channel
+// closes) at the same point, an ERROR event first where client-go sends
+// one.
+func TestWatchStreamMatchesClientGo(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for name, body := range watchBodies() {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			var queries []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				queries = append(queries, r.URL.Path+"?"+r.URL.RawQuery)
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(body)
+			}))
+			defer srv.Close()
+			cfg := &rest.Config{Host: srv.URL}
+			dyn, err := dynamic.NewForConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rawCfg := rest.CopyConfig(cfg)
+			rawCfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+			raw, err := rest.UnversionedRESTClientFor(rawCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			timeout := int64(300)
+			opts := metav1.ListOptions{ResourceVersion: "5", TimeoutSeconds: &timeout, AllowWatchBookmarks: true, LabelSelector: "a=b"}
+			ctx := context.Background()
+			want, err := dyn.Resource(widgetsRes).Namespace("ns").Watch(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEvents := recordWatch(t, want)
+			want.Stop()
+			got, err := openWatch(ctx, raw, widgetsRes, "ns", opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotEvents := recordWatch(t, got)
+			got.Stop()
+			if !reflect.DeepEqual(gotEvents, wantEvents) {
+				t.Errorf("watchStream delivered\n%s\nclient-go\n%s", dump(gotEvents), dump(wantEvents))
+			}
+			t.Logf("%d events", len(gotEvents))
+			mu.Lock()
+			defer mu.Unlock()
+			if len(queries) != 2 || queries[0] != queries[1] {
+				t.Errorf("queries differ: %q", queries)
+			}
+		})
+	}
+}
+
+func dump(evs []recorded) string {
+	var b strings.Builder
+	for _, e := range evs {
+		o, _ := json.Marshal(e.Object)
+		fmt.Fprintf(&b, "  %s %d %s %s\n", e.Type, e.Code, e.Reason, o)
+	}
+	return b.String()
+}
+
+// TestWatchStreamBoundsEvents: an event over 16 MiB ends the watch with an
+// ERROR event instead of growing a buffer without bound.
+func TestWatchStreamBoundsEvents(t *testing.T) {
+	body := event("ADDED", widget("huge", map[string]any{"spec": map[string]any{"blob": strings.Repeat("x", maxEventBytes+1)}}))
+	w := newWatchStream(nopCloser{bytes.NewReader(body)}, nil)
+	defer w.Stop()
+	ev, ok := <-w.ResultChan()
+	if !ok || ev.Type != watch.Error {
+		t.Fatalf("got %v %v, want an ERROR event", ev.Type, ok)
+	}
+	if err := apierrors.FromObject(ev.Object); !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("error %v, want the size named", err)
+	}
+	if _, ok := <-w.ResultChan(); ok {
+		t.Error("the watch went on after the ERROR event")
+	}
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// TestWatchStreamStopEndsReceiver: Stop while events are unread ends the
+// receiving goroutine.
+func TestWatchStreamStopEndsReceiver(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	w := newWatchStream(nopCloser{bytes.NewReader(bytes.Repeat(event("ADDED", widget("a", nil)), 100))}, nil)
+	<-w.ResultChan()
+	w.Stop()
+	for range w.ResultChan() {
+	}
+}
