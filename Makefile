@@ -108,6 +108,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzConfig$$' -fuzztime=$(FUZZTIME) ./telemetry
 	$(GO) test -run='^$$' -fuzz='^FuzzProbeReport$$' -fuzztime=$(FUZZTIME) ./probes
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendJSON$$' -fuzztime=$(FUZZTIME) ./exporters/jsonexp
+	$(GO) test -run='^$$' -fuzz='^FuzzMatchesClientGo$$' -fuzztime=$(FUZZTIME) ./internal/watchstream
 
 unit:
 	$(GO) test -short -count=1 ./...

@@ -24,7 +24,7 @@ type engine struct {
 	inst  *observ.Operator
 	meter metric.Meter
 	dyn   dynamic.Interface // typed helpers and Event's status writes; may be nil in unit tests
-	// watches opens watches (watchstream.go); it has no client-side rate
+	// watches opens watches (internal/watchstream); it has no client-side rate
 	// limit, as client-go's watches have none. When nil (unit tests), the
 	// dynamic client watches.
 	watches rest.Interface

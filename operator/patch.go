@@ -29,6 +29,19 @@ type dynamicWriter struct {
 	raw rest.Interface
 }
 
+// collectionPath is the API path of r's objects in ns (all namespaces
+// when ns is empty).
+func collectionPath(r Resource, ns string) string {
+	p := "/apis/" + r.Group + "/" + r.Version
+	if r.Group == "" {
+		p = "/api/" + r.Version
+	}
+	if ns != "" {
+		p += "/namespaces/" + ns
+	}
+	return p + "/" + r.Resource
+}
+
 // resourcePath is the API path of an object of r.
 func resourcePath(r Resource, ns, name string) string {
 	return collectionPath(r, ns) + "/" + name

@@ -12,10 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/optel-dev/optel/internal/watchstream"
 )
 
 // countingListWatch lists through the dynamic client, watches through
-// watchStream (which decodes each event once; through the dynamic client
+// internal/watchstream (which decodes each event once; through the dynamic client
 // when the engine has no REST client for watches, in unit tests), and
 // counts watch restarts: a watch that could not be established, one that ended
 // before its requested timeout (the connection dropped, the API server
@@ -40,7 +42,7 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 			var w watch.Interface
 			var err error
 			if c.e.watches != nil {
-				w, err = openWatch(ctx, c.e.watches, c.res, ns, opts, obs)
+				w, err = watchstream.Open(ctx, c.e.watches, collectionPath(c.res, ns), opts, obs)
 			} else {
 				w, err = ri.Watch(ctx, opts)
 			}
@@ -53,7 +55,7 @@ func (c *controller) countingListWatch(ns string) *cache.ListWatch {
 				return nil, err
 			}
 			active()
-			if _, ok := w.(*watchStream); ok {
+			if _, ok := w.(*watchstream.Stream); ok {
 				return w, nil // it reports to obs itself, without a goroutine in between
 			}
 			return newWatchMonitor(w, obs), nil
@@ -87,8 +89,8 @@ type watchObserver struct {
 	errored bool
 }
 
-// saw notes an event.
-func (o *watchObserver) saw(ev watch.Event) {
+// Saw notes an event.
+func (o *watchObserver) Saw(ev watch.Event) {
 	o.active()
 	if ev.Type != watch.Error || o.errored {
 		return
@@ -105,8 +107,8 @@ func (o *watchObserver) saw(ev watch.Event) {
 	o.restart(reason)
 }
 
-// ended notes that the stream ended by itself (not by Stop).
-func (o *watchObserver) ended() {
+// Ended notes that the stream ended by itself (not by Stop).
+func (o *watchObserver) Ended() {
 	// A watch that reached its own timeout ended normally.
 	early := o.timeout == 0 || time.Since(o.start) < o.timeout-time.Second
 	if early && !o.errored {
@@ -115,7 +117,7 @@ func (o *watchObserver) ended() {
 }
 
 // newWatchMonitor forwards w's events through obs, for a watch that is not
-// a watchStream (which reports to its observer itself).
+// a watchstream.Stream (which reports to its observer itself).
 func newWatchMonitor(w watch.Interface, obs *watchObserver) *watchMonitor {
 	m := &watchMonitor{inner: w, out: make(chan watch.Event), stop: make(chan struct{})}
 	go func() {
@@ -126,10 +128,10 @@ func newWatchMonitor(w watch.Interface, obs *watchObserver) *watchMonitor {
 				return
 			case ev, ok := <-w.ResultChan():
 				if !ok {
-					obs.ended()
+					obs.Ended()
 					return
 				}
-				obs.saw(ev)
+				obs.Saw(ev)
 				select {
 				case m.out <- ev:
 				case <-m.stop:

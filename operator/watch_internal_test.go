@@ -2,11 +2,13 @@ package operator
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/optel-dev/optel/internal/observ"
+	"github.com/optel-dev/optel/internal/watchstream"
 )
 
 // TestWatchRestartReasons: each way a watch can end is counted under its
@@ -115,12 +118,22 @@ func restartsByReason(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 
 	}
 }
 
-// TestWatchStreamRestartReasons: through watchStream (the path a running
+var widgetsRes = Resource{Group: "example.optel.dev", Version: "v1", Resource: "widgets"}
+
+func watchEvent(typ string, obj map[string]any) []byte {
+	b, err := json.Marshal(map[string]any{"type": typ, "object": obj})
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// TestWatchStreamRestartReasons: through internal/watchstream (the path a running
 // operator takes), restarts are counted by the same reasons as through the
 // dynamic client, from a real HTTP server's answers; a watch its reader
 // stops is not a restart.
 func TestWatchStreamRestartReasons(t *testing.T) {
-	added := event("ADDED", widget("a", nil))
+	added := watchEvent("ADDED", map[string]any{"apiVersion": "example.optel.dev/v1", "kind": "Widget", "metadata": map[string]any{"name": "a", "namespace": "ns"}})
 	tests := []struct {
 		name   string
 		status int
@@ -130,9 +143,9 @@ func TestWatchStreamRestartReasons(t *testing.T) {
 	}{
 		{name: "410 on open", status: http.StatusGone, body: []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410,"message":"too old"}`), want: map[string]int64{restartGone: 1}},
 		{name: "403 on open", status: http.StatusForbidden, body: []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403}`), want: map[string]int64{restartError: 1}},
-		{name: "410 as an ERROR event", status: 200, body: slices2(added, event("ERROR", map[string]any{"kind": "Status", "apiVersion": "v1", "code": 410, "reason": "Expired"})), want: map[string]int64{restartGone: 1}},
-		{name: "other ERROR event", status: 200, body: event("ERROR", map[string]any{"kind": "Status", "apiVersion": "v1", "code": 500}), want: map[string]int64{restartError: 1}},
-		{name: "undecodable event", status: 200, body: slices2(added, []byte("not json\n")), want: map[string]int64{restartError: 1}},
+		{name: "410 as an ERROR event", status: 200, body: slices.Concat(added, watchEvent("ERROR", map[string]any{"kind": "Status", "apiVersion": "v1", "code": 410, "reason": "Expired"})), want: map[string]int64{restartGone: 1}},
+		{name: "other ERROR event", status: 200, body: watchEvent("ERROR", map[string]any{"kind": "Status", "apiVersion": "v1", "code": 500}), want: map[string]int64{restartError: 1}},
+		{name: "undecodable event", status: 200, body: slices.Concat(added, []byte("not json\n")), want: map[string]int64{restartError: 1}},
 		{name: "stream closed early", status: 200, body: added, want: map[string]int64{restartClosed: 1}},
 		{name: "stopped by its reader", status: 200, body: added, stop: true, want: map[string]int64{}},
 	}
@@ -172,8 +185,8 @@ func TestWatchStreamRestartReasons(t *testing.T) {
 			timeout := int64(300)
 			w, err := c.countingListWatch("ns").WatchWithContext(context.Background(), metav1.ListOptions{TimeoutSeconds: &timeout})
 			if err == nil {
-				if _, ok := w.(*watchStream); !ok {
-					t.Fatalf("watch is a %T, want a *watchStream", w)
+				if _, ok := w.(*watchstream.Stream); !ok {
+					t.Fatalf("watch is a %T, want a *watchstream.Stream", w)
 				}
 				for range w.ResultChan() {
 					if tt.stop {

@@ -1,4 +1,22 @@
-package operator
+// Package watchstream opens Kubernetes watches and decodes their events
+// once each.
+//
+// A watch through the dynamic client decodes every event's bytes about
+// seven times over: the framer scans the event to find its end, the event
+// is decoded into a metav1.WatchEvent (validated, then decoded, copying
+// the object's bytes), and the object is decoded by
+// unstructured.UnstructuredJSONScheme, which unmarshals it twice (once to
+// look for list items, once into the map). In an operator that does
+// little per event this was the largest single cost: 23 % of the CPU in
+// the bench/ operator workload. A Stream decodes each event once: the
+// API server writes one event per line, so a line is found with a byte
+// search, then validated and decoded into the object's map in one call.
+// A stream that is not one event per line (an API server or proxy that
+// pretty-prints) is framed by a JSON decoder from then on. The results
+// are those of the dynamic client's watch, which a test checks
+// (TestMatchesClientGo, FuzzMatchesClientGo), as are its errors: a broken stream is
+// an ERROR event, an ended one closes the channel.
+package watchstream
 
 import (
 	"bufio"
@@ -23,28 +41,19 @@ import (
 	kjson "sigs.k8s.io/json"
 )
 
-// A watch through the dynamic client decodes every event's bytes about
-// seven times over: the framer scans the event to find its end, the event
-// is decoded into a metav1.WatchEvent (validated, then decoded, copying
-// the object's bytes), and the object is decoded by
-// unstructured.UnstructuredJSONScheme, which unmarshals it twice (once to
-// look for list items, once into the map). In an operator that does
-// little per event this was the largest single cost: 23 % of the CPU in
-// the bench/ operator workload. watchStream decodes each event once: the
-// API server writes one event per line, so a line is found with a byte
-// search, then validated and decoded into the object's map in one call.
-// A stream that is not one event per line (an API server or proxy that
-// pretty-prints) is framed by a JSON decoder from then on. The results
-// are those of the dynamic client's watch, which a test checks
-// (TestWatchStreamMatchesClientGo), as are its errors: a broken stream is
-// an ERROR event, an ended one closes the channel.
+// Observer sees a Stream's events and its end.
+type Observer interface {
+	// Saw is called with every event, before it is delivered.
+	Saw(watch.Event)
+	// Ended is called once when the stream ended by itself (not by Stop),
+	// after its last event.
+	Ended()
+}
 
-// watchStream is a watch.Interface over one watch response body. When obs
-// is set, it sees every event before it is delivered, and the end of a
-// stream that ended by itself.
-type watchStream struct {
+// Stream is a watch.Interface over one watch response body.
+type Stream struct {
 	body   io.ReadCloser
-	obs    *watchObserver
+	obs    Observer
 	result chan watch.Event
 	done   chan struct{}
 	once   sync.Once
@@ -65,21 +74,11 @@ var (
 
 func init() { metav1.AddToGroupVersion(watchParamScheme, watchParamsV1) }
 
-// collectionPath is the API path of r's objects in ns (all namespaces
-// when ns is empty).
-func collectionPath(r Resource, ns string) string {
-	p := "/apis/" + r.Group + "/" + r.Version
-	if r.Group == "" {
-		p = "/api/" + r.Version
-	}
-	if ns != "" {
-		p += "/namespaces/" + ns
-	}
-	return p + "/" + r.Resource
-}
-
-// openWatch starts a watch of r in ns through raw, with opts encoded as
-// the dynamic client encodes them. Errors the API server answers with are
+// Open starts a watch of the collection at path (such as
+// /apis/example.dev/v1/namespaces/ns/widgets) through raw, with opts
+// encoded as the dynamic client encodes them, and the Accept header set to
+// JSON. raw should have no client-side rate limit, as client-go's watches
+// have none. Errors the API server answers with are
 // StatusErrors, as the dynamic client's are.
 //
 // A connection that breaks while the watch is being opened is handled as
@@ -87,16 +86,16 @@ func collectionPath(r Resource, ns string) string {
 // watchRetries times, then reported as a watch that ended at once (the
 // reflector then watches again from the same resource version). Any other
 // error, a refused connection among them, is returned.
-func openWatch(ctx context.Context, raw rest.Interface, r Resource, ns string, opts metav1.ListOptions, obs *watchObserver) (watch.Interface, error) {
+func Open(ctx context.Context, raw rest.Interface, path string, opts metav1.ListOptions, obs Observer) (watch.Interface, error) {
 	opts.Watch = true
 	for attempt := 1; ; attempt++ {
-		body, err := raw.Get().AbsPath(collectionPath(r, ns)).
+		body, err := raw.Get().AbsPath(path).
 			SpecificallyVersionedParams(&opts, watchParamCodec, watchParamsV1).
 			SetHeader("Accept", "application/json").
 			Stream(ctx)
 		switch {
 		case err == nil:
-			return newWatchStream(body, obs), nil
+			return New(body, obs), nil
 		case !utilnet.IsProbableEOF(err) && !utilnet.IsTimeout(err):
 			return nil, err
 		case attempt > watchRetries:
@@ -106,7 +105,7 @@ func openWatch(ctx context.Context, raw rest.Interface, r Resource, ns string, o
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("watch %s: %w (after %v)", r.Resource, ctx.Err(), err)
+			return nil, fmt.Errorf("watch %s: %w (after %v)", path, ctx.Err(), err)
 		case <-t.C:
 		}
 	}
@@ -115,24 +114,25 @@ func openWatch(ctx context.Context, raw rest.Interface, r Resource, ns string, o
 // watchRetries is client-go's default for a request's retries.
 const watchRetries = 10
 
-func newWatchStream(body io.ReadCloser, obs *watchObserver) *watchStream {
-	s := &watchStream{body: body, obs: obs, result: make(chan watch.Event), done: make(chan struct{})}
+// New starts decoding the watch response body; obs may be nil.
+func New(body io.ReadCloser, obs Observer) *Stream {
+	s := &Stream{body: body, obs: obs, result: make(chan watch.Event), done: make(chan struct{})}
 	go s.receive()
 	return s
 }
 
-func (s *watchStream) ResultChan() <-chan watch.Event { return s.result }
+func (s *Stream) ResultChan() <-chan watch.Event { return s.result }
 
 // Stop ends the watch: the body is closed, and the result channel closes
 // once the receiving goroutine has seen it.
-func (s *watchStream) Stop() {
+func (s *Stream) Stop() {
 	s.once.Do(func() {
 		close(s.done)
 		_ = s.body.Close()
 	})
 }
 
-func (s *watchStream) receive() {
+func (s *Stream) receive() {
 	defer close(s.result)
 	defer s.Stop()
 	dec := eventDecoder{br: bufio.NewReaderSize(s.body, 64<<10)}
@@ -152,7 +152,7 @@ func (s *watchStream) receive() {
 			case <-s.done: // stopped: the error is Stop's closing the body
 			default:
 				if s.obs != nil {
-					s.obs.ended()
+					s.obs.Ended()
 				}
 			}
 			return
@@ -165,14 +165,14 @@ func (s *watchStream) receive() {
 
 // deliver hands ev to the reader, first to the observer; it reports
 // false when the watch was stopped instead.
-func (s *watchStream) deliver(ev watch.Event) bool {
+func (s *Stream) deliver(ev watch.Event) bool {
 	select {
 	case <-s.done:
 		return false
 	default:
 	}
 	if s.obs != nil {
-		s.obs.saw(ev)
+		s.obs.Saw(ev)
 	}
 	select {
 	case <-s.done:
@@ -189,10 +189,15 @@ type eventDecoder struct {
 	json *json.Decoder // set once the stream turned out not to be one event per line
 }
 
-// wireEvent is one watch event as the API server writes it.
+// wireEvent is one watch event as the API server writes it. The API
+// server writes no kind or apiVersion beside type and object; client-go
+// reads them as the event's own and rejects any but WatchEvent in v1, and
+// so does decodeEvent.
 type wireEvent struct {
-	Type   watch.EventType `json:"type"`
-	Object map[string]any  `json:"object"`
+	Type       watch.EventType `json:"type"`
+	Object     map[string]any  `json:"object"`
+	Kind       string          `json:"kind"`
+	APIVersion string          `json:"apiVersion"`
 }
 
 func (d *eventDecoder) next() (watch.Event, error) {
@@ -208,15 +213,14 @@ func (d *eventDecoder) next() (watch.Event, error) {
 		switch {
 		case derr == nil:
 			return ev, nil
-		case errors.Is(err, io.EOF):
-			return watch.Event{}, io.ErrUnexpectedEOF // the stream ended inside an event
-		case err != nil:
-			return watch.Event{}, err
+		case err != nil && !errors.Is(err, io.EOF):
+			return watch.Event{}, err // reading failed inside the line
 		}
-		// Not one event per line (pretty-printed, or two on a line):
-		// frame this line and the rest of the stream with a JSON
-		// decoder from now on. A line that is not JSON at all fails
-		// there too.
+		// Not one event per line (pretty-printed, two on a line, or the
+		// stream ended inside an event): frame this line and the rest
+		// of the stream with a JSON decoder from now on, which tells a
+		// truncated event (io.ErrUnexpectedEOF, a quiet end) from one
+		// that is not JSON (an ERROR event), as client-go's framer does.
 		d.json = json.NewDecoder(io.MultiReader(bytes.NewReader(bytes.Clone(line)), d.br))
 	}
 	var raw json.RawMessage
@@ -252,6 +256,9 @@ func decodeEvent(b []byte) (watch.Event, error) {
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &w); err != nil {
 		return watch.Event{}, err
 	}
+	if (w.Kind != "" && w.Kind != "WatchEvent") || (w.APIVersion != "" && w.APIVersion != "v1") {
+		return watch.Event{}, fmt.Errorf("watch event is a %s %s, not a v1 WatchEvent", w.APIVersion, w.Kind)
+	}
 	switch w.Type {
 	case watch.Added, watch.Modified, watch.Deleted, watch.Error, watch.Bookmark:
 	default:
@@ -264,7 +271,11 @@ func decodeEvent(b []byte) (watch.Event, error) {
 	if u.GetKind() == "" {
 		return watch.Event{}, fmt.Errorf("unable to decode watch event: %w", runtime.NewMissingKindErr(string(b)))
 	}
-	if u.GetAPIVersion() == "" {
+	gv, err := schema.ParseGroupVersion(u.GetAPIVersion())
+	if err != nil {
+		return watch.Event{}, fmt.Errorf("unable to decode watch event: %w", err)
+	}
+	if gv.Version == "" {
 		return watch.Event{}, fmt.Errorf("unable to decode watch event: %w", runtime.NewMissingVersionErr(string(b)))
 	}
 	return watch.Event{Type: w.Type, Object: u}, nil

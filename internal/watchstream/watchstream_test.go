@@ -1,4 +1,4 @@
-package operator
+package watchstream
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,13 +19,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
-var widgetsRes = Resource{Group: "example.optel.dev", Version: "v1", Resource: "widgets"}
+var widgets = schema.GroupVersionResource{Group: "example.optel.dev", Version: "v1", Resource: "widgets"}
 
 func event(typ string, obj any) []byte {
 	b, err := json.Marshal(map[string]any{"type": typ, "object": obj})
@@ -88,7 +91,7 @@ func slices2(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 // recorded is what a watch delivered, in a form both decoders' results
 // compare in: objects as maps, and ERROR events as their status code and
-// reason (client-go decodes a v1 Status into *metav1.Status, watchStream
+// reason (client-go decodes a v1 Status into *metav1.Status, Stream
 // into an unstructured one; the reflector reads both with FromObject).
 type recorded struct {
 	Type   watch.EventType
@@ -99,6 +102,12 @@ type recorded struct {
 
 func recordWatch(t *testing.T, w watch.Interface) []recorded {
 	t.Helper()
+	return recordWatchFunc(t, w, func(watch.Event) {})
+}
+
+// recordWatchFunc is recordWatch calling see with each event as it comes.
+func recordWatchFunc(t *testing.T, w watch.Interface, see func(watch.Event)) []recorded {
+	t.Helper()
 	var out []recorded
 	timeout := time.After(10 * time.Second)
 	for {
@@ -107,6 +116,7 @@ func recordWatch(t *testing.T, w watch.Interface) []recorded {
 			if !ok {
 				return out
 			}
+			see(ev)
 			r := recorded{Type: ev.Type}
 			if ev.Type == watch.Error {
 				var se apierrors.APIStatus
@@ -127,12 +137,12 @@ func recordWatch(t *testing.T, w watch.Interface) []recorded {
 	}
 }
 
-// TestWatchStreamMatchesClientGo: for each body, watchStream delivers the
+// TestMatchesClientGo: for each body, Stream delivers the
 // same events as the dynamic client's watch, served the same bytes by the
 // same HTTP server, and sends the same query. Both end (their channel
 // closes) at the same point, an ERROR event first where client-go sends
 // one.
-func TestWatchStreamMatchesClientGo(t *testing.T) {
+func TestMatchesClientGo(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	for name, body := range watchBodies() {
 		t.Run(name, func(t *testing.T) {
@@ -153,6 +163,8 @@ func TestWatchStreamMatchesClientGo(t *testing.T) {
 			}
 			rawCfg := rest.CopyConfig(cfg)
 			rawCfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+			rawCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // as the operator's client for watches
+			rawCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // as the operator's client for watches
 			raw, err := rest.UnversionedRESTClientFor(rawCfg)
 			if err != nil {
 				t.Fatal(err)
@@ -160,20 +172,20 @@ func TestWatchStreamMatchesClientGo(t *testing.T) {
 			timeout := int64(300)
 			opts := metav1.ListOptions{ResourceVersion: "5", TimeoutSeconds: &timeout, AllowWatchBookmarks: true, LabelSelector: "a=b"}
 			ctx := context.Background()
-			want, err := dyn.Resource(widgetsRes).Namespace("ns").Watch(ctx, opts)
+			want, err := dyn.Resource(widgets).Namespace("ns").Watch(ctx, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantEvents := recordWatch(t, want)
 			want.Stop()
-			got, err := openWatch(ctx, raw, widgetsRes, "ns", opts, nil)
+			got, err := Open(ctx, raw, "/apis/example.optel.dev/v1/namespaces/ns/widgets", opts, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			gotEvents := recordWatch(t, got)
 			got.Stop()
 			if !reflect.DeepEqual(gotEvents, wantEvents) {
-				t.Errorf("watchStream delivered\n%s\nclient-go\n%s", dump(gotEvents), dump(wantEvents))
+				t.Errorf("Stream delivered\n%s\nclient-go\n%s", dump(gotEvents), dump(wantEvents))
 			}
 			t.Logf("%d events", len(gotEvents))
 			mu.Lock()
@@ -194,11 +206,11 @@ func dump(evs []recorded) string {
 	return b.String()
 }
 
-// TestWatchStreamBoundsEvents: an event over 16 MiB ends the watch with an
+// TestBoundsEvents: an event over 16 MiB ends the watch with an
 // ERROR event instead of growing a buffer without bound.
-func TestWatchStreamBoundsEvents(t *testing.T) {
+func TestBoundsEvents(t *testing.T) {
 	body := event("ADDED", widget("huge", map[string]any{"spec": map[string]any{"blob": strings.Repeat("x", maxEventBytes+1)}}))
-	w := newWatchStream(nopCloser{bytes.NewReader(body)}, nil)
+	w := New(nopCloser{bytes.NewReader(body)}, nil)
 	defer w.Stop()
 	ev, ok := <-w.ResultChan()
 	if !ok || ev.Type != watch.Error {
@@ -216,13 +228,102 @@ type nopCloser struct{ *bytes.Reader }
 
 func (nopCloser) Close() error { return nil }
 
-// TestWatchStreamStopEndsReceiver: Stop while events are unread ends the
+// TestStopEndsReceiver: Stop while events are unread ends the
 // receiving goroutine.
-func TestWatchStreamStopEndsReceiver(t *testing.T) {
+func TestStopEndsReceiver(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	w := newWatchStream(nopCloser{bytes.NewReader(bytes.Repeat(event("ADDED", widget("a", nil)), 100))}, nil)
+	w := New(nopCloser{bytes.NewReader(bytes.Repeat(event("ADDED", widget("a", nil)), 100))}, nil)
 	<-w.ResultChan()
 	w.Stop()
 	for range w.ResultChan() {
 	}
+}
+
+// FuzzMatchesClientGo: for any body, a Stream delivers what the dynamic
+// client's watch delivers from the same bytes. Two exceptions are skipped:
+// a key that differs from kind, apiVersion, type or object only in case
+// (client-go finds the kind case-insensitively, the object's fields
+// case-sensitively); and
+// an event whose object is a meta/v1 kind with apiVersion v1 (a Status in
+// an ADDED event, say), which client-go decodes into its Go type and a
+// Stream leaves unstructured. A watch of a resource carries neither (a
+// Status comes only in an ERROR event, which both give alike).
+func FuzzMatchesClientGo(f *testing.F) {
+	for _, b := range watchBodies() {
+		f.Add(b)
+	}
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(*body.Load())
+	}))
+	defer srv.Close()
+	cfg := &rest.Config{Host: srv.URL}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rawCfg := rest.CopyConfig(cfg)
+	rawCfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	rawCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // as the operator's client for watches
+	raw, err := rest.UnversionedRESTClientFor(rawCfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if keyCaseDiffers(b) {
+			t.Skip("a key differs from kind, apiVersion, type or object only in case, which client-go matches case-insensitively in places")
+		}
+		body.Store(&b)
+		ctx := context.Background()
+		want, err := dyn.Resource(widgets).Namespace("ns").Watch(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var typed bool
+		wantEvents := recordWatchFunc(t, want, func(ev watch.Event) {
+			if _, ok := ev.Object.(runtime.Unstructured); !ok && ev.Type != watch.Error {
+				typed = true
+			}
+		})
+		want.Stop()
+		if typed {
+			t.Skip("client-go typed a meta/v1 object")
+		}
+		got, err := Open(ctx, raw, "/apis/example.optel.dev/v1/namespaces/ns/widgets", metav1.ListOptions{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotEvents := recordWatch(t, got)
+		got.Stop()
+		if !reflect.DeepEqual(gotEvents, wantEvents) {
+			t.Errorf("body %q:\nStream delivered\n%s\nclient-go\n%s", b, dump(gotEvents), dump(wantEvents))
+		}
+	})
+}
+
+// keyCaseDiffers reports whether b holds "kind", "apiversion", "type" or
+// "object" in another case than theirs.
+func keyCaseDiffers(b []byte) bool {
+	lower := make([]byte, len(b)) // ASCII lowering keeps the offsets of b
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	for _, k := range []string{`"kind"`, `"apiVersion"`, `"type"`, `"object"`} {
+		lk := []byte(strings.ToLower(k))
+		for i := 0; ; {
+			j := bytes.Index(lower[i:], lk)
+			if j < 0 {
+				break
+			}
+			if string(b[i+j:i+j+len(k)]) != k {
+				return true
+			}
+			i += j + 1
+		}
+	}
+	return false
 }
