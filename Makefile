@@ -149,8 +149,8 @@ demo-standalone: $(BIN)/standalone
 ## scrape stage runs each system in its own process, so the heap the GC
 ## marks is that system's alone; a pair is optel and client_golang back to
 ## back, the first of the pair alternating. BENCH_PAIRS pairs (default 10)
-## at 4k and 100k series, and as Prometheus scrapes at 1M. About 35 minutes
-## on 2 cores. The raw output is kept in .cache/bench/.
+## at 4k and 100k series, and as Prometheus scrapes at 1M. About 43 minutes
+## on 2 cores (the run of 2026-12-01). The raw output is kept in .cache/bench/.
 BENCH_OUT ?= $(CURDIR)/.cache/bench/$(shell date +%Y-%m-%d)
 BENCH_BIN := $(CURDIR)/.cache/bench/bench.test
 BENCH_RUN  = cd $(CURDIR)/bench && $(BENCH_BIN) -test.run='^$$' -test.benchmem
