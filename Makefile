@@ -160,6 +160,7 @@ bench: controlplane $(BIN)/benchstat
 	@rm -f $(BENCH_OUT).txt
 	@start=$$(date +%s); \
 	set -o pipefail; \
+	echo "# optel make bench: commit $$(git rev-parse --short HEAD 2>/dev/null)$$(git status --porcelain 2>/dev/null | grep -q . && echo ' (uncommitted changes)'), $$($(GO) version), BENCH_PAIRS=$(BENCH_PAIRS), started $$(date -u +%FT%TZ)" | tee $(BENCH_OUT).txt && \
 	echo ">> building the bench/ suite" && (cd bench && $(GO) test -c -o $(BENCH_BIN) .) && \
 	echo ">> [1/4] recording: optel vs the raw SDK (options hoisted, exemplars off) and client_golang, $(BENCH_PAIRS)+ rotated pairs each" && \
 	$(BENCH_RUN) -test.bench='^BenchmarkRecord(Exemplars)?$$' -test.benchtime=1x -test.count=1 | tee -a $(BENCH_OUT).txt && \
@@ -184,7 +185,7 @@ bench: controlplane $(BIN)/benchstat
 	$(BENCH_RUN) -test.bench='^BenchmarkOperatorThroughput$$' -test.benchtime=1x -test.count=$(BENCH_PAIRS) -test.timeout=60m | tee -a $(BENCH_OUT).txt && \
 	echo ">> operator, tracing on and off ($(BENCH_PAIRS) rotated pairs)" && \
 	$(BENCH_RUN) -test.bench='^BenchmarkOperatorTracing$$' -test.benchtime=1x -test.count=$(BENCH_PAIRS) -test.timeout=60m | tee -a $(BENCH_OUT).txt && \
-	echo ">> suite done in $$(( $$(date +%s) - start ))s"
+	echo "# suite done in $$(( $$(date +%s) - start ))s, $$(date -u +%FT%TZ)" | tee -a $(BENCH_OUT).txt
 	@$(BIN)/benchstat $(BENCH_OUT).txt > $(BENCH_OUT).benchstat.txt || true
 	@echo; echo ">> paired ratio tables (raw output $(BENCH_OUT).txt, benchstat $(BENCH_OUT).benchstat.txt)"
 	@cd bench && $(GO) run ./cmd/benchtable $(BENCH_OUT).txt

@@ -164,13 +164,14 @@ func TestMatchesClientGo(t *testing.T) {
 			rawCfg := rest.CopyConfig(cfg)
 			rawCfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
 			rawCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // as the operator's client for watches
-			rawCfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter() // as the operator's client for watches
 			raw, err := rest.UnversionedRESTClientFor(rawCfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			timeout := int64(300)
-			opts := metav1.ListOptions{ResourceVersion: "5", TimeoutSeconds: &timeout, AllowWatchBookmarks: true, LabelSelector: "a=b"}
+			initial := true // the reflector's watch-list request, as client-go 0.37 sends it
+			opts := metav1.ListOptions{ResourceVersion: "5", TimeoutSeconds: &timeout, AllowWatchBookmarks: true, LabelSelector: "a=b",
+				SendInitialEvents: &initial, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}
 			ctx := context.Background()
 			want, err := dyn.Resource(widgets).Namespace("ns").Watch(ctx, opts)
 			if err != nil {

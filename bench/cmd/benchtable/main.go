@@ -37,10 +37,18 @@ var (
 	orderLine   = regexp.MustCompile(`order (Benchmark\w+) (\d+): (\S+)`)
 )
 
+// lineUnit is the pseudo-unit under which parse keeps, for every sample of
+// a benchmark, its position in the input: the scrape benchmarks run as
+// pairs of processes, one after the other, so which of two samples ran
+// first is the order of their lines (interleaved).
+const lineUnit = "_line"
+
 func parse(r io.Reader, into samples) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	line := 0
 	for sc.Scan() {
+		line++
 		if m := orderLine.FindStringSubmatch(sc.Text()); m != nil {
 			k, _ := strconv.Atoi(m[2])
 			name := orderKey + m[1]
@@ -58,6 +66,10 @@ func parse(r io.Reader, into samples) error {
 		if _, err := strconv.Atoi(f[1]); err != nil {
 			continue
 		}
+		if into[name] == nil {
+			into[name] = map[string][]float64{}
+		}
+		into[name][lineUnit] = append(into[name][lineUnit], float64(line))
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
@@ -139,6 +151,73 @@ func (s samples) paired(a, ua, b, ub string) []float64 {
 		out = append(out, va[k]/vb[k])
 	}
 	return out
+}
+
+// interleaved checks that the k-th samples of benchmarks a and b ran as
+// a pair: for every k, both ran after the (k-1)-th of either and before
+// the (k+1)-th of either (their lines do not overlap other pairs'), and a
+// ran first in as many pairs as b, give or take one. It says why not.
+func (s samples) interleaved(a, b string) (string, bool) {
+	la, lb := s[a][lineUnit], s[b][lineUnit]
+	if len(la) != len(lb) || len(la) == 0 {
+		return fmt.Sprintf("%d and %d samples", len(la), len(lb)), false
+	}
+	aFirst := 0
+	for k := range la {
+		if la[k] < lb[k] {
+			aFirst++
+		}
+		if k > 0 && min(la[k], lb[k]) < max(la[k-1], lb[k-1]) {
+			return fmt.Sprintf("sample %d of one ran before sample %d of the other ended its pair", k, k-1), false
+		}
+	}
+	if d := 2*aFirst - len(la); d < -1 || d > 1 {
+		return fmt.Sprintf("optel ran first in %d of %d pairs", aFirst, len(la)), false
+	}
+	return fmt.Sprintf("optel first in %d of %d pairs", aFirst, len(la)), true
+}
+
+// pairOrder counts, over the samples of benchmark whose order was logged,
+// those where variant a ran before variant b and the reverse, and says
+// whether they balance (differ by at most one) over want samples.
+func (s samples) pairOrder(benchmark, a, b string, want int) (string, bool) {
+	aFirst, bFirst := 0, 0
+	for order, ks := range s[orderKey+benchmark] {
+		names := strings.Split(order, ",")
+		ia, ib := slices.Index(names, a), slices.Index(names, b)
+		if ia < 0 || ib < 0 {
+			continue
+		}
+		if ia < ib {
+			aFirst += len(ks)
+		} else {
+			bFirst += len(ks)
+		}
+	}
+	ok := aFirst+bFirst == want && want > 0 && aFirst-bFirst <= 1 && bFirst-aFirst <= 1
+	return fmt.Sprintf("%s first in %d of %d", a, aFirst, aFirst+bFirst), ok
+}
+
+// differences returns the paired differences a[k]-b[k], or none when the
+// counts differ.
+func (s samples) differences(a, ua, b, ub string) []float64 {
+	va, vb := s[a][ua], s[b][ub]
+	if len(va) != len(vb) {
+		return nil
+	}
+	out := make([]float64, len(va))
+	for k := range va {
+		out[k] = va[k] - vb[k]
+	}
+	return out
+}
+
+// diffCell is "median [min, max]" of paired differences.
+func diffCell(d []float64, unit string) string {
+	if len(d) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%+.0f %s [%+.0f, %+.0f]", med(d), unit, slices.Min(d), slices.Max(d))
 }
 
 // unpaired says why a comparison has no pairs, for its row.
@@ -277,7 +356,12 @@ func (s samples) printScrape(w io.Writer) {
 				fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | not resolvable here |\n", size.name, k.what, s.cell(o), s.cell(a), s.unpaired(o, "ns/op", a, "ns/op"), tgt(k.target, false))
 				continue
 			}
-			fmt.Fprintf(w, "| %s series, %s | %s | %s | %s | %s | %s |\n", size.name, k.what, s.cell(o), s.cell(a), ratioCell(r), tgt(k.target, false), verdictN(r, k.target, false))
+			pairing, ok := s.interleaved(o, a)
+			v := verdictN(r, k.target, false)
+			if !ok && k.target != 0 {
+				v = "not resolvable here (not paired: " + pairing + ")"
+			}
+			fmt.Fprintf(w, "| %s series, %s | %s | %s | %s; %s | %s | %s |\n", size.name, k.what, s.cell(o), s.cell(a), ratioCell(r), pairing, tgt(k.target, false), v)
 		}
 	}
 	fmt.Fprintln(w)
@@ -304,9 +388,13 @@ func (s samples) printScrape(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s series, kept between scrapes, %d samples | %.1f MiB [%.1f–%.1f] | %s | %s | %s |\n", size.name, len(ret), med(ret), slices.Min(ret), slices.Max(ret), anchor, tgtMiB(rt), kv)
 		if r := s.paired(o, "peak-heap-MiB", a, "peak-heap-MiB"); len(r) > 0 {
-			fmt.Fprintf(w, "| %s series, peak heap during one scrape (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), verdictN(r, 1, false))
+			v := verdictN(r, 1, false)
+			if pairing, ok := s.interleaved(o, a); !ok {
+				v = "not resolvable here (not paired: " + pairing + ")"
+			}
+			fmt.Fprintf(w, "| %s series, heap growth during one scrape after a GC (paired ratio %s) | +%.0f MiB | +%.0f MiB | ≤ 1.00 | %s |\n", size.name, ratioCell(r), med(s[o]["peak-heap-MiB"]), med(s[a]["peak-heap-MiB"]), v)
 		} else {
-			fmt.Fprintf(w, "| %s series, peak heap during one scrape, %s | | | ≤ 1.00 | not resolvable here |\n", size.name, s.unpaired(o, "peak-heap-MiB", a, "peak-heap-MiB"))
+			fmt.Fprintf(w, "| %s series, heap growth during one scrape after a GC, %s | | | ≤ 1.00 | not resolvable here |\n", size.name, s.unpaired(o, "peak-heap-MiB", a, "peak-heap-MiB"))
 		}
 	}
 	fmt.Fprintln(w)
@@ -387,11 +475,16 @@ func (s samples) printTracing(w io.Writer) {
 					continue
 				}
 				vd := verdictN(r, u.target, u.atLeast)
-				if !rotatedOK && u.target != 0 {
-					vd = "not resolvable here (the order is not shown to rotate)"
+				ord, balanced := s.pairOrder(b, v.name, "optel-tracing-off", len(r))
+				if (!rotatedOK || !balanced) && u.target != 0 {
+					vd = "not resolvable here (the order is not shown to rotate and balance)"
 				}
-				fmt.Fprintf(w, "| %s, tracing %s | %.1f | %.1f | %s | %s | %s |\n", u.what, v.what, med(s[b][v.name+"-"+u.unit]), med(s[b]["optel-tracing-off-"+u.unit]),
-					ratioCell(r), tgt(u.target, u.atLeast), vd)
+				unit := "µs"
+				if u.unit == "changes/s" {
+					unit = "/s"
+				}
+				fmt.Fprintf(w, "| %s, tracing %s | %.1f | %.1f | %s; paired difference %s; %s | %s | %s |\n", u.what, v.what, med(s[b][v.name+"-"+u.unit]), med(s[b]["optel-tracing-off-"+u.unit]),
+					ratioCell(r), diffCell(s.differences(b, v.name+"-"+u.unit, b, "optel-tracing-off-"+u.unit), unit), ord, tgt(u.target, u.atLeast), vd)
 			}
 		}
 	} else {
@@ -456,44 +549,68 @@ func (s samples) printOperator(w io.Writer) {
 		fmt.Fprintln(w, "Operator throughput: not run.")
 		return
 	}
-	fmt.Fprintln(w, "| Operator (1000 creations + 1000 updates, real API server) | optel, telemetry on | optel, telemetry off | controller-runtime, cached reads | controller-runtime, cached reads, GenerationChangedPredicate |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
-	for _, u := range []struct{ unit, what string }{{"changes/s", "changes per second"}, {"cpu-µs/change", "CPU µs per change (this process)"}, {"api-calls/change", "API calls per change"}} {
-		pred := "not run"
-		if v := s[b]["controller-runtime-predicate-"+u.unit]; len(v) > 0 {
-			pred = fmt.Sprintf("%.1f", med(v))
-		}
-		fmt.Fprintf(w, "| %s, median | %.1f | %.1f | %.1f | %s |\n", u.what,
-			med(s[b]["optel-telemetry-on-"+u.unit]), med(s[b]["optel-telemetry-off-"+u.unit]), med(s[b]["controller-runtime-"+u.unit]), pred)
+	variants := []struct{ name, what string }{
+		{"optel-telemetry-on", "optel, telemetry on"},
+		{"optel-telemetry-off", "optel, telemetry off"},
+		{"controller-runtime", "controller-runtime, cached reads"},
+		{"controller-runtime-predicate", "controller-runtime, cached reads, GenerationChangedPredicate"},
+		{"controller-runtime-rawpatch", "controller-runtime, cached reads, GenerationChangedPredicate, client.RawPatch"},
 	}
-	rot, rotatedOK := s.rotation(b, len(s[b]["controller-runtime-changes/s"]))
+	fmt.Fprint(w, "| Operator (1000 creations + 1000 updates, real API server) |")
+	for _, v := range variants {
+		fmt.Fprintf(w, " %s |", v.what)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "|---"+strings.Repeat("|---", len(variants))+"|")
+	for _, u := range []struct{ unit, what string }{{"changes/s", "changes per second"}, {"cpu-µs/change", "CPU µs per change (its process)"}, {"api-calls/change", "API calls per change"}} {
+		fmt.Fprintf(w, "| %s, median |", u.what)
+		for _, v := range variants {
+			if vs := s[b][v.name+"-"+u.unit]; len(vs) > 0 {
+				fmt.Fprintf(w, " %.1f |", med(vs))
+			} else {
+				fmt.Fprint(w, " not run |")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	n := len(s[b]["controller-runtime-changes/s"])
+	rot, rotatedOK := s.rotation(b, n)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Operator samples: %s.\n\n", rot)
-	fmt.Fprintln(w, "| Operator comparison | paired ratio, median [range] | target | verdict |")
-	fmt.Fprintln(w, "|---|---|---|---|")
-	for _, c := range []struct {
+	fmt.Fprintln(w, "| Operator comparison | paired ratio, median [range] | paired difference, median [range] | order | target | verdict |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	type comparison struct {
 		what, a, b, unit string
 		target           float64
 		atLeast          bool
-	}{
-		{"throughput, optel (telemetry on) / controller-runtime", "optel-telemetry-on", "controller-runtime", "changes/s", 1.0, true},
-		{"CPU per change, optel (telemetry on) / controller-runtime", "optel-telemetry-on", "controller-runtime", "cpu-µs/change", 0.7, false},
-		{"throughput, optel (telemetry on) / controller-runtime with GenerationChangedPredicate", "optel-telemetry-on", "controller-runtime-predicate", "changes/s", 1.0, true},
-		{"CPU per change, optel (telemetry on) / controller-runtime with GenerationChangedPredicate", "optel-telemetry-on", "controller-runtime-predicate", "cpu-µs/change", 0.7, false},
-		{"throughput, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "changes/s", 0.97, true},
-		{"CPU per change, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "cpu-µs/change", 1.03, false},
-	} {
+	}
+	var cs []comparison
+	for _, anchor := range variants[2:] {
+		cs = append(cs,
+			comparison{"throughput, optel (telemetry on) / " + anchor.what, "optel-telemetry-on", anchor.name, "changes/s", 1.0, true},
+			comparison{"CPU per change, optel (telemetry on) / " + anchor.what, "optel-telemetry-on", anchor.name, "cpu-µs/change", 0.7, false})
+	}
+	cs = append(cs,
+		comparison{"throughput, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "changes/s", 0.97, true},
+		comparison{"CPU per change, telemetry on / off", "optel-telemetry-on", "optel-telemetry-off", "cpu-µs/change", 1.03, false})
+	for _, c := range cs {
 		if len(s[b][c.a+"-"+c.unit])+len(s[b][c.b+"-"+c.unit]) == 0 {
 			continue
 		}
 		r := s.paired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit)
+		unit := "µs"
+		if c.unit == "changes/s" {
+			unit = "/s"
+		}
+		d := diffCell(s.differences(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit), unit)
+		ord, balanced := s.pairOrder(b, c.a, c.b, n)
 		switch {
 		case len(r) == 0:
-			fmt.Fprintf(w, "| %s | %s | %s | not resolvable here |\n", c.what, s.unpaired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit), tgt(c.target, c.atLeast))
-		case !rotatedOK:
-			fmt.Fprintf(w, "| %s | %s | %s | not resolvable here (the order is not shown to rotate) |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast))
+			fmt.Fprintf(w, "| %s | %s | - | %s | %s | not resolvable here |\n", c.what, s.unpaired(b, c.a+"-"+c.unit, b, c.b+"-"+c.unit), ord, tgt(c.target, c.atLeast))
+		case !rotatedOK || !balanced:
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | not resolvable here (the order is not shown to rotate and balance) |\n", c.what, ratioCell(r), d, ord, tgt(c.target, c.atLeast))
 		default:
-			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.what, ratioCell(r), tgt(c.target, c.atLeast), verdictN(r, c.target, c.atLeast))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", c.what, ratioCell(r), d, ord, tgt(c.target, c.atLeast), verdictN(r, c.target, c.atLeast))
 		}
 	}
 }
