@@ -288,7 +288,7 @@ func (s samples) cell(name string) string {
 		out += ", body " + fmtBytes(b.median)
 	}
 	if p := s.get(name, "peak-heap-MiB"); p.ok {
-		out += fmt.Sprintf(", peak +%.0f MiB", p.median)
+		out += fmt.Sprintf(", heap +%.0f MiB in one scrape", p.median)
 	}
 	if r := s.get(name, "retained-MiB"); r.ok && r.median >= 1 {
 		out += fmt.Sprintf(", keeps %.0f MiB", r.median)
