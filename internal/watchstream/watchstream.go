@@ -278,5 +278,15 @@ func decodeEvent(b []byte) (watch.Event, error) {
 	if gv.Version == "" {
 		return watch.Event{}, fmt.Errorf("unable to decode watch event: %w", runtime.NewMissingVersionErr(string(b)))
 	}
+	if u.GetKind() == "Status" {
+		// client-go decodes a Status of any apiVersion into its Go type
+		// (it is one of meta/v1's unversioned kinds), and the reflector
+		// reads an ERROR event's Status from it.
+		var st metav1.Status
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &st); err != nil {
+			return watch.Event{}, fmt.Errorf("unable to decode watch event: %w", err)
+		}
+		return watch.Event{Type: w.Type, Object: &st}, nil
+	}
 	return watch.Event{Type: w.Type, Object: u}, nil
 }
